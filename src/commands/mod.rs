@@ -1,0 +1,1 @@
+//! Command families and the dispatch table.

@@ -1,0 +1,1 @@
+//! Configuration: every redis.conf directive, parsing, CONFIG GET/SET/REWRITE.

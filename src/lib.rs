@@ -1,0 +1,22 @@
+//! Ember: a Redis 7.0-compatible in-memory data server.
+//!
+//! The crate is organised so that each concern lives in one place:
+//! - [`protocol`]: RESP2/RESP3 request parsing and reply encoding over byte
+//!   buffers. Knows nothing about commands or sockets.
+//! - [`storage`]: the keyspace (shards of databases), values and their
+//!   encodings, expiry. Knows nothing about the network.
+//! - [`commands`]: one module per command family, each declaring its commands'
+//!   metadata next to the handlers; the dispatch table is built from them.
+//! - [`server`]: listeners, connections, client state, worker threads, limits.
+//! - [`config`]: `redis.conf` directives, parsing, `CONFIG GET/SET/REWRITE`.
+//! - [`util`]: number parsing and formatting as Redis does it, glob matching.
+//!
+//! See `ARCHITECTURE.md` at the repository root for the request flow and the
+//! invariants that hold across modules.
+
+pub mod commands;
+pub mod config;
+pub mod protocol;
+pub mod server;
+pub mod storage;
+pub mod util;

@@ -1,0 +1,1 @@
+//! Listeners, connections, worker threads, client state.

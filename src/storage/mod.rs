@@ -1,0 +1,3 @@
+//! The keyspace and the data structures behind values.
+
+pub mod dict;

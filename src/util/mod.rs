@@ -1,0 +1,6 @@
+//! Small helpers shared by every layer: Redis-exact number parsing and
+//! formatting, and Redis glob-style pattern matching.
+
+pub mod float;
+pub mod glob;
+pub mod num;
