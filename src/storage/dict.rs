@@ -146,7 +146,10 @@ fn find_slot<'a, K: DictKey, V>(mut link: &'a mut Link<K, V>, key: &[u8]) -> &'a
 }
 
 #[inline]
-fn find_in_chain<'a, K: DictKey, V>(mut link: &'a Link<K, V>, key: &[u8]) -> Option<&'a Node<K, V>> {
+fn find_in_chain<'a, K: DictKey, V>(
+    mut link: &'a Link<K, V>,
+    key: &[u8],
+) -> Option<&'a Node<K, V>> {
     while let Some(node) = link {
         if node.key.key_bytes() == key {
             return Some(node);
@@ -219,7 +222,8 @@ impl<K: DictKey, V> Dict<K, V> {
     /// Memory owned by the table itself: bucket arrays plus nodes (not any
     /// heap memory owned by keys or values; allocator rounding ignored).
     pub fn heap_bytes(&self) -> usize {
-        self.bucket_count() * mem::size_of::<Link<K, V>>() + self.len() * mem::size_of::<Node<K, V>>()
+        self.bucket_count() * mem::size_of::<Link<K, V>>()
+            + self.len() * mem::size_of::<Node<K, V>>()
     }
 
     // ----- lookups -------------------------------------------------------
@@ -337,7 +341,11 @@ impl<K: DictKey, V> Dict<K, V> {
     /// Returns the value for `key`, inserting `make()` first if absent.
     /// `make` must return a key equal to `key`. The flag is true when the
     /// entry was inserted.
-    pub fn get_or_insert_with(&mut self, key: &[u8], make: impl FnOnce() -> (K, V)) -> (&mut V, bool) {
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        make: impl FnOnce() -> (K, V),
+    ) -> (&mut V, bool) {
         self.get_or_insert_with_hashed(hash_bytes(key), key, make)
     }
 
@@ -486,7 +494,9 @@ impl<K: DictKey, V> Dict<K, V> {
         if self.ht[0].used == 0 {
             self.ht[0] = mem::replace(&mut self.ht[1], Table::empty());
             self.rehash_idx = 0;
-            return false;
+            // Enough entries may have gone meanwhile to shrink right away.
+            self.shrink_if_needed();
+            return self.is_rehashing();
         }
         true
     }
@@ -630,7 +640,12 @@ impl<K: DictKey, V> Dict<K, V> {
 
     /// Runs [`scan`](Self::scan) steps until at least `count` entries were
     /// visited, the scan completed, or `10 * count` steps found too few.
-    pub fn scan_count<'a>(&'a self, cursor: u64, count: usize, mut f: impl FnMut(&'a K, &'a V)) -> u64 {
+    pub fn scan_count<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut f: impl FnMut(&'a K, &'a V),
+    ) -> u64 {
         let mut seen = 0usize;
         let mut steps = count.max(1).saturating_mul(10);
         let mut v = cursor;
@@ -650,9 +665,21 @@ impl<K: DictKey, V> Dict<K, V> {
 
     /// Calls `f` for up to `count` entries taken from consecutive buckets
     /// starting at a random position (cheap; entries are not independent).
-    /// May return fewer than `count` when the table is sparse.
-    pub fn sample<'a, R: Rng + ?Sized>(&'a self, count: usize, rng: &mut R, mut f: impl FnMut(&'a K, &'a V)) {
-        let count = count.min(self.len());
+    /// May return fewer than `count` when the table is sparse, and may
+    /// repeat an entry when `count` is close to `len()` (the walk can wrap
+    /// around). With `count >= len()` every entry is returned exactly once.
+    pub fn sample<'a, R: Rng + ?Sized>(
+        &'a self,
+        count: usize,
+        rng: &mut R,
+        mut f: impl FnMut(&'a K, &'a V),
+    ) {
+        if count >= self.len() {
+            for (k, v) in self.iter() {
+                f(k, v);
+            }
+            return;
+        }
         if count == 0 {
             return;
         }
@@ -771,9 +798,12 @@ fn next_cursor(v: u64, mask: u64) -> u64 {
     ((v | !mask).reverse_bits().wrapping_add(1)).reverse_bits()
 }
 
+type BucketIter<'a, K, V> = slice::Iter<'a, Link<K, V>>;
+type BucketIterMut<'a, K, V> = slice::IterMut<'a, Link<K, V>>;
+
 /// Borrowing iterator over a [`Dict`].
 pub struct Iter<'a, K, V> {
-    buckets: Chain<slice::Iter<'a, Link<K, V>>, slice::Iter<'a, Link<K, V>>>,
+    buckets: Chain<BucketIter<'a, K, V>, BucketIter<'a, K, V>>,
     node: Option<&'a Node<K, V>>,
     left: usize,
 }
@@ -804,7 +834,7 @@ impl<K, V> ExactSizeIterator for Iter<'_, K, V> {}
 
 /// Iterator over a [`Dict`] with mutable values.
 pub struct IterMut<'a, K, V> {
-    buckets: Chain<slice::IterMut<'a, Link<K, V>>, slice::IterMut<'a, Link<K, V>>>,
+    buckets: Chain<BucketIterMut<'a, K, V>, BucketIterMut<'a, K, V>>,
     node: Option<&'a mut Node<K, V>>,
     left: usize,
 }
