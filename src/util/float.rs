@@ -232,6 +232,8 @@ pub fn parse_timeout_secs_to_ms(s: &[u8]) -> Option<i64> {
 }
 
 #[cfg(test)]
+// 3.14 is a value users type, not an approximation of pi.
+#[allow(clippy::approx_constant)]
 mod tests {
     use super::*;
     use crate::util::oracle::{RedisOracle, Reply};
