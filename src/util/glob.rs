@@ -80,7 +80,7 @@ fn lower(c: i32) -> i32 {
 
 fn same_byte(a: u8, b: u8, nocase: bool) -> bool {
     if nocase {
-        a.to_ascii_lowercase() == b.to_ascii_lowercase()
+        a.eq_ignore_ascii_case(&b)
     } else {
         a == b
     }
