@@ -147,7 +147,7 @@ unsafe extern "C" {
 const LD_TEXT_CAP: usize = 5 * 1024;
 
 fn ld_incr(current: Option<&[u8]>, incr: &[u8], hash: bool) -> Result<Vec<u8>, IncrFloatError> {
-    let mut out = vec![0u8; LD_TEXT_CAP];
+    let mut out = [0u8; LD_TEXT_CAP];
     let mut out_len = 0usize;
     let (cur_ptr, cur_len) = match current {
         Some(c) => (c.as_ptr(), c.len()),
@@ -169,10 +169,7 @@ fn ld_incr(current: Option<&[u8]>, incr: &[u8], hash: bool) -> Result<Vec<u8>, I
         )
     };
     match status {
-        0 => {
-            out.truncate(out_len);
-            Ok(out)
-        }
+        0 => Ok(out[..out_len].to_vec()),
         1 => Err(IncrFloatError::InvalidCurrent),
         2 => Err(IncrFloatError::InvalidIncrement),
         3 => Err(IncrFloatError::IncrementNotFinite),
