@@ -298,7 +298,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(50_000))]
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
         #[test]
         fn fmt_double_matches_printf(bits in any::<u64>()) {
             let f = f64::from_bits(bits);

@@ -397,7 +397,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(50_000))]
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
         #[test]
         fn agrees_with_reference(p in pattern_bytes(), s in subject_bytes(), nocase in any::<bool>()) {
             prop_assert_eq!(glob_match(&p, &s, nocase), reference(&p, &s, nocase));

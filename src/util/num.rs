@@ -579,7 +579,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
         #[test]
         fn double_parse_matches_glibc_strtod(s in float_text()) {
             let ours = parse_f64_like_strtod(s.as_bytes());
