@@ -4,3 +4,6 @@
 pub mod float;
 pub mod glob;
 pub mod num;
+
+#[cfg(test)]
+mod oracle;
