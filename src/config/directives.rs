@@ -171,7 +171,7 @@ const SANITIZE: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
 const ENDPOINT: &[(&str, u32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
 const TLS_AUTH: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
 /// Bit flags: `save` and `nosave` exclude each other.
-pub(crate) const SHUTDOWN: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
+const SHUTDOWN: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
 const PROPAGATION_ERR: &[(&str, u32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
 
 fn check_filename(name: &str, what: &str, v: &[u8]) -> Result<(), String> {
@@ -471,7 +471,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("oom-score-adj-values", Kind::OomScoreAdjValues, "0 200 800", MULTI_ARG),
     e("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", M),
     e("bind", Kind::Bind, "* -::*", MULTI_ARG),
-    aka(e("replicaof", Kind::ReplicaOf, "", IM | MULTI_ARG), "slaveof"),
+    aka(e("replicaof", Kind::ReplicaOf, "no one", IM | MULTI_ARG), "slaveof"),
     d(
         "latency-tracking-info-percentiles",
         Kind::LatencyPercentiles,

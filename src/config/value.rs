@@ -3,7 +3,7 @@
 //! CONFIG GET and CONFIG REWRITE.
 
 use super::OutputLimit;
-use super::directives::{Directive, Kind, NumFormat, SHUTDOWN};
+use super::directives::{Directive, Kind, NumFormat};
 
 /// The current value of one directive.
 #[derive(Clone, Debug, PartialEq)]
@@ -260,7 +260,7 @@ pub(crate) fn parse(dir: &Directive, args: &[Vec<u8>], current: &Value) -> Resul
                     let ok = !s.is_empty() && s.iter().all(|c| (b'0'..=b'7').contains(c));
                     match ok.then(|| i64::from_str_radix(&lossy(s), 8).ok()).flatten() {
                         Some(v) => i128::from(v),
-                        None => return Err("argument couldn't be parsed into an integer".into()),
+                        None => return Err("argument couldn't be parsed as an octal number".into()),
                     }
                 }
             };
@@ -300,7 +300,7 @@ pub(crate) fn parse(dir: &Directive, args: &[Vec<u8>], current: &Value) -> Resul
             for a in args {
                 bits |= find(a).ok_or_else(|| enum_list(words))?;
             }
-            if std::ptr::eq(words, SHUTDOWN) && bits & 3 == 3 {
+            if dir.name.starts_with("shutdown-on-") && bits & 3 == 3 {
                 return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
             }
             Ok(Value::Enum(bits))
