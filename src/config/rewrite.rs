@@ -49,17 +49,17 @@ pub(crate) fn merge(old: &[u8], values: &[Value], defaults: &[Value]) -> String 
     }
     let mut appended = Vec::new();
     for (i, dir) in DIRECTIVES.iter().enumerate() {
-        let existed = positions.contains_key(&i);
         let Some(new_lines) = rewrite_lines(dir, &values[i], &defaults[i]) else {
             continue;
         };
+        // A line goes in place of the directive's next unused old line; with
+        // none left it is appended, but only if it differs from the default
+        // (or the directive is always written).
         for (text, force) in new_lines {
-            if !existed && !force {
-                continue;
-            }
             match positions.get_mut(&i).and_then(VecDeque::pop_front) {
                 Some(pos) => lines[pos] = text,
-                None => appended.push(text),
+                None if force => appended.push(text),
+                None => {}
             }
         }
     }
