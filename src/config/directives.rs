@@ -31,6 +31,9 @@ pub(crate) enum NumFormat {
     Octal,
 }
 
+/// Extra validation of a string value; `Err` is Redis's reason text.
+pub(crate) type StrCheck = fn(&[u8]) -> Result<(), String>;
+
 /// The value kind of a directive.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Kind {
@@ -43,7 +46,7 @@ pub(crate) enum Kind {
     Str {
         /// An empty string means "not set" (shown as "" and removed on rewrite).
         null_if_empty: bool,
-        check: Option<fn(&[u8]) -> Result<(), String>>,
+        check: Option<StrCheck>,
     },
     /// One word out of a list; with `flags`, several words OR-ed together.
     Enum {
@@ -139,7 +142,8 @@ const fn aka(mut dir: Directive, alias: &'static str) -> Directive {
     dir
 }
 
-pub(crate) const LOGLEVELS: &[(&str, u32)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
+pub(crate) const LOGLEVELS: &[(&str, u32)] =
+    &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
 pub(crate) const POLICIES: &[(&str, u32)] = &[
     ("volatile-lru", 0),
     ("volatile-lfu", 1),
@@ -171,7 +175,13 @@ const SANITIZE: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("clients", 2)];
 const ENDPOINT: &[(&str, u32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
 const TLS_AUTH: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("optional", 2)];
 /// Bit flags: `save` and `nosave` exclude each other.
-const SHUTDOWN: &[(&str, u32)] = &[("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8)];
+const SHUTDOWN: &[(&str, u32)] = &[
+    ("default", 0),
+    ("save", 1),
+    ("nosave", 2),
+    ("now", 4),
+    ("force", 8),
+];
 const PROPAGATION_ERR: &[(&str, u32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
 
 fn check_filename(name: &str, what: &str, v: &[u8]) -> Result<(), String> {
@@ -191,8 +201,7 @@ fn check_appenddirname(v: &[u8]) -> Result<(), String> {
     check_filename("appenddirname", "dirname", v)
 }
 fn check_hostname(v: &[u8]) -> Result<(), String> {
-    if v
-        .iter()
+    if v.iter()
         .all(|c| c.is_ascii_alphanumeric() || *c == b'-' || *c == b'.')
     {
         Ok(())
@@ -232,7 +241,7 @@ fn check_title_template(v: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-const fn checked(null_if_empty: bool, check: fn(&[u8]) -> Result<(), String>) -> Kind {
+const fn checked(null_if_empty: bool, check: StrCheck) -> Kind {
     Kind::Str {
         null_if_empty,
         check: Some(check),
@@ -271,11 +280,26 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("aof-load-truncated", Kind::Bool, "yes", M),
     e("aof-use-rdb-preamble", Kind::Bool, "yes", M),
     d("aof-timestamp-enabled", Kind::Bool, "no", M),
-    aka(d("cluster-replica-no-failover", Kind::Bool, "no", M), "cluster-slave-no-failover"),
-    aka(d("replica-lazy-flush", Kind::Bool, "no", M), "slave-lazy-flush"),
-    aka(d("replica-serve-stale-data", Kind::Bool, "yes", M), "slave-serve-stale-data"),
-    aka(e("replica-read-only", Kind::Bool, "yes", M), "slave-read-only"),
-    aka(d("replica-ignore-maxmemory", Kind::Bool, "yes", M), "slave-ignore-maxmemory"),
+    aka(
+        d("cluster-replica-no-failover", Kind::Bool, "no", M),
+        "cluster-slave-no-failover",
+    ),
+    aka(
+        d("replica-lazy-flush", Kind::Bool, "no", M),
+        "slave-lazy-flush",
+    ),
+    aka(
+        d("replica-serve-stale-data", Kind::Bool, "yes", M),
+        "slave-serve-stale-data",
+    ),
+    aka(
+        e("replica-read-only", Kind::Bool, "yes", M),
+        "slave-read-only",
+    ),
+    aka(
+        d("replica-ignore-maxmemory", Kind::Bool, "yes", M),
+        "slave-ignore-maxmemory",
+    ),
     d("jemalloc-bg-thread", Kind::Bool, "yes", M),
     d("activedefrag", Kind::Bool, "no", M),
     d("syslog-enabled", Kind::Bool, "no", IM),
@@ -300,11 +324,31 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("masteruser", NSTR, "", SENSITIVE),
     d("cluster-announce-ip", NSTR, "", M),
     d("cluster-config-file", STR, "nodes.conf", IM),
-    d("cluster-announce-hostname", checked(true, check_hostname), "", M),
+    d(
+        "cluster-announce-hostname",
+        checked(true, check_hostname),
+        "",
+        M,
+    ),
     d("syslog-ident", STR, "redis", IM),
-    e("dbfilename", checked(false, check_dbfilename), "dump.rdb", PROTECTED),
-    e("appendfilename", checked(false, check_appendfilename), "appendonly.aof", IM),
-    e("appenddirname", checked(false, check_appenddirname), "appendonlydir", IM),
+    e(
+        "dbfilename",
+        checked(false, check_dbfilename),
+        "dump.rdb",
+        PROTECTED,
+    ),
+    e(
+        "appendfilename",
+        checked(false, check_appendfilename),
+        "appendonly.aof",
+        IM,
+    ),
+    e(
+        "appenddirname",
+        checked(false, check_appenddirname),
+        "appendonlydir",
+        IM,
+    ),
     d("server_cpulist", NSTR, "", IM),
     d("bio_cpulist", NSTR, "", IM),
     d("aof_rewrite_cpulist", NSTR, "", IM),
@@ -328,13 +372,28 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("maxmemory-policy", one_of(POLICIES), "noeviction", M),
     e("appendfsync", one_of(FSYNC), "everysec", M),
     d("oom-score-adj", one_of(OOM_ADJ), "no", M),
-    d("acl-pubsub-default", one_of(PUBSUB_DEFAULT), "resetchannels", M),
+    d(
+        "acl-pubsub-default",
+        one_of(PUBSUB_DEFAULT),
+        "resetchannels",
+        M,
+    ),
     d("sanitize-dump-payload", one_of(SANITIZE), "no", M),
-    e("enable-protected-configs", one_of(PROTECTED_ACTION), "no", IM),
+    e(
+        "enable-protected-configs",
+        one_of(PROTECTED_ACTION),
+        "no",
+        IM,
+    ),
     e("enable-debug-command", one_of(PROTECTED_ACTION), "no", IM),
     d("enable-module-command", one_of(PROTECTED_ACTION), "no", IM),
     d("cluster-preferred-endpoint-type", one_of(ENDPOINT), "ip", M),
-    d("propagation-error-behavior", one_of(PROPAGATION_ERR), "ignore", M),
+    d(
+        "propagation-error-behavior",
+        one_of(PROPAGATION_ERR),
+        "ignore",
+        M,
+    ),
     d(
         "shutdown-on-sigint",
         Kind::Enum {
@@ -358,8 +417,14 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("port", int(0, 65535), "6379", M),
     e("io-threads", int(1, 128), "1", IM),
     d("auto-aof-rewrite-percentage", int(0, I32_MAX), "100", M),
-    aka(d("cluster-replica-validity-factor", int(0, I32_MAX), "10", M), "cluster-slave-validity-factor"),
-    aka(e("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M), "list-max-ziplist-size"),
+    aka(
+        d("cluster-replica-validity-factor", int(0, I32_MAX), "10", M),
+        "cluster-slave-validity-factor",
+    ),
+    aka(
+        e("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
+        "list-max-ziplist-size",
+    ),
     e("tcp-keepalive", int(0, I32_MAX), "300", M),
     d("cluster-migration-barrier", int(0, I32_MAX), "1", M),
     d("active-defrag-cycle-min", int(1, 99), "1", M),
@@ -368,26 +433,41 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("active-defrag-threshold-upper", int(0, 1000), "100", M),
     d("lfu-log-factor", int(0, I32_MAX), "10", M),
     d("lfu-decay-time", int(0, I32_MAX), "1", M),
-    aka(d("replica-priority", int(0, I32_MAX), "100", M), "slave-priority"),
+    aka(
+        d("replica-priority", int(0, I32_MAX), "100", M),
+        "slave-priority",
+    ),
     d("repl-diskless-sync-delay", int(0, I32_MAX), "5", M),
     e("maxmemory-samples", int(1, I32_MAX), "5", M),
     d("maxmemory-eviction-tenacity", int(0, 100), "10", M),
     e("timeout", int(0, I32_MAX), "0", M),
-    aka(d("replica-announce-port", int(0, 65535), "0", M), "slave-announce-port"),
+    aka(
+        d("replica-announce-port", int(0, 65535), "0", M),
+        "slave-announce-port",
+    ),
     e("tcp-backlog", int(0, I32_MAX), "511", IM),
     d("cluster-port", int(0, 65535), "0", IM),
     d("cluster-announce-bus-port", int(0, 65535), "0", M),
     d("cluster-announce-port", int(0, 65535), "0", M),
     d("cluster-announce-tls-port", int(0, 65535), "0", M),
     d("repl-timeout", int(1, I32_MAX), "60", M),
-    aka(d("repl-ping-replica-period", int(1, I32_MAX), "10", M), "repl-ping-slave-period"),
+    aka(
+        d("repl-ping-replica-period", int(1, I32_MAX), "10", M),
+        "repl-ping-slave-period",
+    ),
     e("list-compress-depth", int(0, I32_MAX), "0", M),
     d("rdb-key-save-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
     d("key-load-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
     e("active-expire-effort", int(1, 10), "1", M),
     e("hz", int(0, I32_MAX), "10", M),
-    aka(d("min-replicas-to-write", int(0, I32_MAX), "0", M), "min-slaves-to-write"),
-    aka(d("min-replicas-max-lag", int(0, I32_MAX), "10", M), "min-slaves-max-lag"),
+    aka(
+        d("min-replicas-to-write", int(0, I32_MAX), "0", M),
+        "min-slaves-to-write",
+    ),
+    aka(
+        d("min-replicas-max-lag", int(0, I32_MAX), "10", M),
+        "min-slaves-max-lag",
+    ),
     d("watchdog-period", int(0, I32_MAX), "0", HIDDEN),
     d("shutdown-timeout", int(0, I32_MAX), "10", M),
     d("repl-diskless-sync-max-replicas", int(0, I32_MAX), "0", M),
@@ -406,7 +486,10 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("active-defrag-max-scan-fields", int(1, I64_MAX), "1000", M),
     e("slowlog-max-len", int(0, I64_MAX), "128", M),
     d("acllog-max-len", int(0, I64_MAX), "128", M),
-    aka(d("busy-reply-threshold", int(0, I64_MAX), "5000", M), "lua-time-limit"),
+    aka(
+        d("busy-reply-threshold", int(0, I64_MAX), "5000", M),
+        "lua-time-limit",
+    ),
     d("cluster-node-timeout", int(0, I64_MAX), "15000", M),
     e("slowlog-log-slower-than", int(-1, I64_MAX), "10000", M),
     e("latency-monitor-threshold", int(0, I64_MAX), "0", M),
@@ -415,16 +498,33 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("repl-backlog-size", mem(1, I64_MAX), "1mb", M),
     e("maxmemory", mem(0, U64_MAX), "0", M),
     d("cluster-link-sendbuf-limit", mem(0, U64_MAX), "0", M),
-    aka(e("hash-max-listpack-entries", int(0, I64_MAX), "512", M), "hash-max-ziplist-entries"),
+    aka(
+        e("hash-max-listpack-entries", int(0, I64_MAX), "512", M),
+        "hash-max-ziplist-entries",
+    ),
     e("set-max-intset-entries", int(0, I64_MAX), "512", M),
-    aka(e("zset-max-listpack-entries", int(0, I64_MAX), "128", M), "zset-max-ziplist-entries"),
+    aka(
+        e("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
+        "zset-max-ziplist-entries",
+    ),
     d("active-defrag-ignore-bytes", mem(1, I64_MAX), "100mb", M),
-    aka(e("hash-max-listpack-value", mem(0, I64_MAX), "64", M), "hash-max-ziplist-value"),
+    aka(
+        e("hash-max-listpack-value", mem(0, I64_MAX), "64", M),
+        "hash-max-ziplist-value",
+    ),
     e("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
-    aka(e("zset-max-listpack-value", mem(0, I64_MAX), "64", M), "zset-max-ziplist-value"),
+    aka(
+        e("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
+        "zset-max-ziplist-value",
+    ),
     d("hll-sparse-max-bytes", mem(0, I64_MAX), "3000", M),
     d("tracking-table-max-keys", int(0, I64_MAX), "1000000", M),
-    e("client-query-buffer-limit", mem(1024 * 1024, I64_MAX), "1gb", M),
+    e(
+        "client-query-buffer-limit",
+        mem(1024 * 1024, I64_MAX),
+        "1gb",
+        M,
+    ),
     d(
         "maxmemory-clients",
         Kind::Int {
@@ -437,7 +537,12 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     ),
     d("repl-backlog-ttl", int(0, I64_MAX), "3600", M),
     d("auto-aof-rewrite-min-size", mem(0, I64_MAX), "64mb", M),
-    d("loading-process-events-interval-bytes", int(1024, I32_MAX), "2097152", HIDDEN),
+    d(
+        "loading-process-events-interval-bytes",
+        int(1024, I32_MAX),
+        "2097152",
+        HIDDEN,
+    ),
     // TLS (stored only)
     d("tls-port", int(0, 65535), "0", M),
     d("tls-session-cache-size", int(0, I32_MAX), "20480", M),
@@ -468,10 +573,18 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         MULTI_ARG,
     ),
-    d("oom-score-adj-values", Kind::OomScoreAdjValues, "0 200 800", MULTI_ARG),
+    d(
+        "oom-score-adj-values",
+        Kind::OomScoreAdjValues,
+        "0 200 800",
+        MULTI_ARG,
+    ),
     e("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", M),
     e("bind", Kind::Bind, "* -::*", MULTI_ARG),
-    aka(e("replicaof", Kind::ReplicaOf, "no one", IM | MULTI_ARG), "slaveof"),
+    aka(
+        e("replicaof", Kind::ReplicaOf, "no one", IM | MULTI_ARG),
+        "slaveof",
+    ),
     d(
         "latency-tracking-info-percentiles",
         Kind::LatencyPercentiles,

@@ -17,7 +17,8 @@ pub(crate) fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
                 if p + 1 == pattern.len() {
                     return true;
                 }
-                return (t..=text.len()).any(|start| matches(&pattern[p + 1..], &text[start..], nocase));
+                return (t..=text.len())
+                    .any(|start| matches(&pattern[p + 1..], &text[start..], nocase));
             }
             b'?' => {
                 if t >= text.len() {
@@ -48,7 +49,8 @@ pub(crate) fn matches(pattern: &[u8], text: &[u8], nocase: bool) -> bool {
                     } else if pattern[p] == b']' {
                         break;
                     } else if p + 2 < pattern.len() && pattern[p + 1] == b'-' {
-                        let (mut lo, mut hi) = (fold(pattern[p], nocase), fold(pattern[p + 2], nocase));
+                        let (mut lo, mut hi) =
+                            (fold(pattern[p], nocase), fold(pattern[p + 2], nocase));
                         if lo > hi {
                             std::mem::swap(&mut lo, &mut hi);
                         }

@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use directives::{DEPRECATED, DIRECTIVES, Directive, IMMUTABLE, Kind, MULTI_ARG, PROTECTED, idx, lookup};
+use directives::{
+    DEPRECATED, DIRECTIVES, Directive, IMMUTABLE, Kind, MULTI_ARG, PROTECTED, idx, lookup,
+};
 pub use parse::split_args;
 use value::Value;
 
@@ -206,10 +208,7 @@ fn default_values() -> Vec<Value> {
     let cwd = std::env::current_dir()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_default();
-    DIRECTIVES
-        .iter()
-        .map(|d| default_value(d, &cwd))
-        .collect()
+    DIRECTIVES.iter().map(|d| default_value(d, &cwd)).collect()
 }
 
 fn default_value(d: &Directive, cwd: &str) -> Value {
@@ -231,12 +230,7 @@ fn default_value(d: &Directive, cwd: &str) -> Value {
 /// The defaults, parsed once.
 fn defaults() -> &'static [Value] {
     static DEFAULTS: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
-    DEFAULTS.get_or_init(|| {
-        DIRECTIVES
-            .iter()
-            .map(|d| default_value(d, ""))
-            .collect()
-    })
+    DEFAULTS.get_or_init(|| DIRECTIVES.iter().map(|d| default_value(d, "")).collect())
 }
 
 fn build_settings(values: &[Value]) -> Settings {
@@ -380,8 +374,12 @@ fn enter_dir(path: &str, chdir: bool) -> Result<String, String> {
 }
 
 fn read_file(path: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path)
-        .map_err(|e| format!("Fatal error, can't open config file '{path}': {}", strerror(&e)))
+    std::fs::read(path).map_err(|e| {
+        format!(
+            "Fatal error, can't open config file '{path}': {}",
+            strerror(&e)
+        )
+    })
 }
 
 /// Loads config text into a state, line by line, as redis-server does.
@@ -461,9 +459,7 @@ impl Loader<'_> {
         match name.as_str() {
             "include" if argc == 2 => self.include(&lossy(&argv[1])),
             "rename-command" if argc == 3 => {
-                self.state
-                    .renames
-                    .push((lossy(&argv[1]), lossy(&argv[2])));
+                self.state.renames.push((lossy(&argv[1]), lossy(&argv[2])));
                 Ok(())
             }
             "user" if argc >= 2 => {
@@ -493,12 +489,24 @@ impl Loader<'_> {
         }
         let files = if path.contains(['*', '?', '[']) {
             let p = Path::new(path);
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let pattern = p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let pattern = p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let mut found: Vec<String> = std::fs::read_dir(dir)
                 .map(|rd| {
                     rd.filter_map(Result::ok)
-                        .filter(|e| glob::matches(pattern.as_bytes(), e.file_name().as_encoded_bytes(), false))
+                        .filter(|e| {
+                            glob::matches(
+                                pattern.as_bytes(),
+                                e.file_name().as_encoded_bytes(),
+                                false,
+                            )
+                        })
                         .map(|e| e.path().to_string_lossy().into_owned())
                         .collect()
                 })
@@ -574,9 +582,9 @@ impl Config {
             match stdin {
                 Some(data) => text.extend_from_slice(data),
                 None => {
-                    std::io::stdin()
-                        .read_to_end(&mut text)
-                        .map_err(|e| format!("Failed reading config from stdin: {}", strerror(&e)))?;
+                    std::io::stdin().read_to_end(&mut text).map_err(|e| {
+                        format!("Failed reading config from stdin: {}", strerror(&e))
+                    })?;
                 }
             }
         }
@@ -678,11 +686,20 @@ impl Config {
     /// checked first, then all are applied at once; if applying one fails
     /// (e.g. `dir` cannot be entered, or a hook refuses) nothing changes.
     /// `Err` is Redis's error text without the leading '-'.
-    pub fn set_for_client(&self, pairs: &[(&[u8], &[u8])], client_is_local: bool) -> Result<(), String> {
+    pub fn set_for_client(
+        &self,
+        pairs: &[(&[u8], &[u8])],
+        client_is_local: bool,
+    ) -> Result<(), String> {
         let mut state = self.state.lock();
-        let protected_ok = self.settings().enable_protected_configs.allows(client_is_local);
+        let protected_ok = self
+            .settings()
+            .enable_protected_configs
+            .allows(client_is_local);
         let fail = |name: &str, reason: &str| {
-            Err(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"))
+            Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            ))
         };
         let mut targets = Vec::with_capacity(pairs.len());
         let mut names_seen: Vec<String> = Vec::new();

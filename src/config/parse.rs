@@ -177,6 +177,9 @@ pub fn parse_command_line(args: &[String]) -> CommandLine {
 pub fn trim_line(line: &[u8]) -> &[u8] {
     let is_trim = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let start = line.iter().position(|c| !is_trim(c)).unwrap_or(line.len());
-    let end = line.iter().rposition(|c| !is_trim(c)).map_or(start, |e| e + 1);
+    let end = line
+        .iter()
+        .rposition(|c| !is_trim(c))
+        .map_or(start, |e| e + 1);
     &line[start..end.max(start)]
 }

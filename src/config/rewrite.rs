@@ -92,7 +92,11 @@ pub(crate) fn merge(old: &[u8], values: &[Value], defaults: &[Value]) -> String 
 
 /// Rewrite `path` in place (through a temporary file and a rename, keeping
 /// the file's permissions).
-pub(crate) fn rewrite_file(path: &Path, values: &[Value], defaults: &[Value]) -> std::io::Result<()> {
+pub(crate) fn rewrite_file(
+    path: &Path,
+    values: &[Value],
+    defaults: &[Value],
+) -> std::io::Result<()> {
     let old = match std::fs::read(path) {
         Ok(data) => data,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -100,7 +104,10 @@ pub(crate) fn rewrite_file(path: &Path, values: &[Value], defaults: &[Value]) ->
     };
     let content = merge(&old, values, defaults);
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.rewrite-{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -39,7 +39,10 @@ fn get1(c: &Config, name: &str) -> String {
 }
 
 fn set(c: &Config, pairs: &[(&str, &str)]) -> Result<(), String> {
-    let p: Vec<(&[u8], &[u8])> = pairs.iter().map(|(a, b)| (a.as_bytes(), b.as_bytes())).collect();
+    let p: Vec<(&[u8], &[u8])> = pairs
+        .iter()
+        .map(|(a, b)| (a.as_bytes(), b.as_bytes()))
+        .collect();
     c.set(&p)
 }
 
@@ -57,7 +60,11 @@ fn have_redis() -> bool {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A private real Redis, killed on drop.
@@ -71,7 +78,14 @@ impl Redis {
     fn start(extra: &[&str]) -> Redis {
         let port = free_port();
         let dir = tmpdir(&format!("redis-{port}"));
-        let mut args = s(&["--port", &port.to_string(), "--appendonly", "no", "--daemonize", "no"]);
+        let mut args = s(&[
+            "--port",
+            &port.to_string(),
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]);
         args.extend(s(&["--dir", dir.to_str().unwrap(), "--bind", "127.0.0.1"]));
         args.extend(s(extra));
         let child = Command::new("redis-server")
@@ -82,7 +96,10 @@ impl Redis {
             .unwrap();
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "redis-server did not start");
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Redis {
@@ -195,13 +212,25 @@ fn redis_startup_error(args: &[String], stdin: Option<&str>) -> String {
 
 #[test]
 fn split_args_quoting_and_escapes() {
-    let sp = |x: &str| split_args(x.as_bytes()).map(|v| v.iter().map(|a| lossy(a)).collect::<Vec<_>>());
+    let sp =
+        |x: &str| split_args(x.as_bytes()).map(|v| v.iter().map(|a| lossy(a)).collect::<Vec<_>>());
     assert_eq!(sp("  set  a   b "), Some(s(&["set", "a", "b"])));
     assert_eq!(sp(r#"a "b c" 'd e'"#), Some(s(&["a", "b c", "d e"])));
-    assert_eq!(sp(r#""\x41\x4a\n\t\"\\" 'it\'s'"#), Some(s(&["AJ\n\t\"\\", "it's"])));
+    assert_eq!(
+        sp(r#""\x41\x4a\n\t\"\\" 'it\'s'"#),
+        Some(s(&["AJ\n\t\"\\", "it's"]))
+    );
     assert_eq!(sp(r#""\x4" '\n'"#), Some(s(&["x4", "\\n"])));
-    assert_eq!(sp(r#"a"b c"d"#), None, "closing quote must be followed by a space");
-    assert_eq!(sp(r#"ab"c d" e"#), Some(s(&["abc d", "e"])), "quote may open mid-word");
+    assert_eq!(
+        sp(r#"a"b c"d"#),
+        None,
+        "closing quote must be followed by a space"
+    );
+    assert_eq!(
+        sp(r#"ab"c d" e"#),
+        Some(s(&["abc d", "e"])),
+        "quote may open mid-word"
+    );
     assert_eq!(sp(r#""unterminated"#), None);
     assert_eq!(sp("'unterminated"), None);
     assert_eq!(sp(r#""""#), Some(s(&[""])));
@@ -301,7 +330,10 @@ fn file_parsing_comments_quotes_aliases_multi_args() {
     assert_eq!(get1(&c, "unixsocketperm"), "700");
     assert_eq!(st.maxmemory_policy, MaxmemoryPolicy::AllkeysLru);
     assert_eq!(st.loglevel, LogLevel::Warning);
-    assert_eq!(c.renamed_commands(), vec![("FLUSHALL".to_string(), String::new())]);
+    assert_eq!(
+        c.renamed_commands(),
+        vec![("FLUSHALL".to_string(), String::new())]
+    );
     assert_eq!(
         c.ignored_in_use(),
         s(&["activedefrag", "list-max-ziplist-entries", "user"])
@@ -315,9 +347,24 @@ fn save_lines_reset_and_command_line_save() {
     let f = write(&dir, "a.conf", "save 10 1\nsave \"\"\nsave 20 2\n");
     assert_eq!(load(&[&f]).unwrap().settings().save, vec![(20, 2)]);
     assert!(load(&["--save", ""]).unwrap().settings().save.is_empty());
-    assert!(load(&["--save", "--port", "7"]).unwrap().settings().save.is_empty());
-    assert!(load(&["--port", "7", "--save"]).unwrap().settings().save.is_empty());
-    assert_eq!(load(&["--save", "5", "6"]).unwrap().settings().save, vec![(5, 6)]);
+    assert!(
+        load(&["--save", "--port", "7"])
+            .unwrap()
+            .settings()
+            .save
+            .is_empty()
+    );
+    assert!(
+        load(&["--port", "7", "--save"])
+            .unwrap()
+            .settings()
+            .save
+            .is_empty()
+    );
+    assert_eq!(
+        load(&["--save", "5", "6"]).unwrap().settings().save,
+        vec![(5, 6)]
+    );
     // A value may follow in the same argument.
     assert_eq!(load(&["--port 6390"]).unwrap().settings().port, 6390);
 }
@@ -328,11 +375,19 @@ fn stdin_and_include_glob() {
     write(&dir, "a.conf", "hz 33\n");
     write(&dir, "b.conf", "hz 44\n");
     write(&dir, "c.txt", "hz 55\n");
-    let main = write(&dir, "main.conf", &format!("include {}/*.conf\n", dir.display()));
+    let main = write(
+        &dir,
+        "main.conf",
+        &format!("include {}/*.conf\n", dir.display()),
+    );
     // main.conf itself also matches *.conf but has only the include... so
     // use a separate directory for the main file.
     let sub = tmpdir("glob-main");
-    let main2 = write(&sub, "m.conf", &format!("include {}/[ab].conf\n", dir.display()));
+    let main2 = write(
+        &sub,
+        "m.conf",
+        &format!("include {}/[ab].conf\n", dir.display()),
+    );
     assert_eq!(load(&[&main2]).unwrap().settings().hz, 44);
     let _ = main;
     let c = Config::load(&s(&[&main2, "-"]), false, Some(b"hz 66\n")).unwrap();
@@ -374,7 +429,10 @@ fn error_shapes_without_redis() {
         "Fatal error, can't open config file '/nonexistent/x.conf': No such file or directory"
     );
     let e = load(&["--port", "abc"]).err().unwrap();
-    assert!(e.contains("at line 2\n>>> 'port \"abc\"'\nargument couldn't"), "{e}");
+    assert!(
+        e.contains("at line 2\n>>> 'port \"abc\"'\nargument couldn't"),
+        "{e}"
+    );
 }
 
 /// Every bad file / command line gives the same message as redis-server.
@@ -426,7 +484,9 @@ fn oracle_error_shapes_match_redis() {
     for (n, text) in files.iter().enumerate() {
         let path = write(&dir, &format!("f{n}.conf"), text);
         let want = redis_startup_error(&s(&[&path]), None);
-        let got = load(&[&path]).err().unwrap_or_else(|| panic!("ember accepted {text:?}"));
+        let got = load(&[&path])
+            .err()
+            .unwrap_or_else(|| panic!("ember accepted {text:?}"));
         assert_eq!(got + "\n", want, "file {text:?}");
     }
     let ok = write(&dir, "ok.conf", "port 1\nhz 5\n");
@@ -442,13 +502,20 @@ fn oracle_error_shapes_match_redis() {
     ];
     for args in cmdlines {
         let want = redis_startup_error(&s(&args), None);
-        let got = load(&args).err().unwrap_or_else(|| panic!("ember accepted {args:?}"));
+        let got = load(&args)
+            .err()
+            .unwrap_or_else(|| panic!("ember accepted {args:?}"));
         assert_eq!(got + "\n", want, "args {args:?}");
     }
     // stdin is appended after the file.
     let want = redis_startup_error(&s(&[&ok, "-"]), Some("hz q\n"));
-    let got = Config::load(&s(&[&ok, "-"]), false, Some(b"hz q\n")).err().unwrap();
-    assert!(want.starts_with(&(got.clone() + "\n")), "{want:?} vs {got:?}");
+    let got = Config::load(&s(&[&ok, "-"]), false, Some(b"hz q\n"))
+        .err()
+        .unwrap();
+    assert!(
+        want.starts_with(&(got.clone() + "\n")),
+        "{want:?} vs {got:?}"
+    );
     // Missing file: Redis logs the same text behind a log prefix.
     let want = redis_startup_error(&s(&["/nonexistent/x.conf"]), None);
     let got = load(&["/nonexistent/x.conf"]).err().unwrap();
@@ -479,9 +546,15 @@ fn get_patterns_aliases_dedup_hidden() {
         ])
     );
     let both = names(&["*-read-only"]);
-    assert!(both.contains(&"replica-read-only".to_string()) && both.contains(&"slave-read-only".to_string()));
+    assert!(
+        both.contains(&"replica-read-only".to_string())
+            && both.contains(&"slave-read-only".to_string())
+    );
     assert_eq!(names(&["lua-time-limit"]), s(&["lua-time-limit"]));
-    assert!(names(&["watchdog*"]).is_empty(), "hidden configs only by exact name");
+    assert!(
+        names(&["watchdog*"]).is_empty(),
+        "hidden configs only by exact name"
+    );
     assert_eq!(names(&["watchdog-period"]), s(&["watchdog-period"]));
     assert!(names(&["nonexistent"]).is_empty());
     assert_eq!(names(&["hz", "hz", "HZ"]), s(&["hz"]));
@@ -586,7 +659,10 @@ fn oracle_set_errors_and_values_match_redis() {
         &["client-output-buffer-limit", "master 0 0 0"],
         &["client-output-buffer-limit", "normal x 0 0"],
         &["client-output-buffer-limit", "normal 0 0 -1"],
-        &["client-output-buffer-limit", "normal 1mb 2mb 3 replica 1 2 3"],
+        &[
+            "client-output-buffer-limit",
+            "normal 1mb 2mb 3 replica 1 2 3",
+        ],
         &["client-output-buffer-limit", "PUBSUB 1 1 +1"],
         &["client-output-buffer-limit", ""],
         &["notify-keyspace-events", "Q"],
@@ -650,9 +726,15 @@ fn oracle_set_errors_and_values_match_redis() {
         assert_eq!(got, want, "CONFIG SET {case:?}");
         for (name, _) in &pairs {
             // `dir`, `port` and `bind` differ between the two servers by construction.
-            if lookup(&name.to_ascii_lowercase()).is_some() && !["dir", "port", "bind"].contains(name) {
+            if lookup(&name.to_ascii_lowercase()).is_some()
+                && !["dir", "port", "bind"].contains(name)
+            {
                 let theirs = redis_get_all(&r, name);
-                assert_eq!(c.get(&[name.as_bytes()]), theirs, "value of {name} after {case:?}");
+                assert_eq!(
+                    c.get(&[name.as_bytes()]),
+                    theirs,
+                    "value of {name} after {case:?}"
+                );
             }
         }
     }
@@ -668,22 +750,38 @@ fn set_is_atomic_and_bumps_version() {
     let v1 = c.version();
     let before = c.settings();
     let err = set(&c, &[("maxmemory", "1"), ("hz", "7"), ("save", "x")]).unwrap_err();
-    assert_eq!(err, "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters");
+    assert_eq!(
+        err,
+        "ERR CONFIG SET failed (possibly related to argument 'save') - Invalid save parameters"
+    );
     assert_eq!(c.version(), v1);
     assert_eq!(c.settings().maxmemory, before.maxmemory);
     assert_eq!(get1(&c, "hz"), "50");
     // A failing hook undoes everything, including earlier hooks.
     let calls = Arc::new(Mutex::new(Vec::new()));
     let log = calls.clone();
-    c.on_change("hz", Box::new(move |s| {
-        log.lock().push(s.hz);
-        Ok(())
-    }));
-    c.on_change("port", Box::new(|s| {
-        if s.port == 1 { Err("Unable to listen on this port".into()) } else { Ok(()) }
-    }));
+    c.on_change(
+        "hz",
+        Box::new(move |s| {
+            log.lock().push(s.hz);
+            Ok(())
+        }),
+    );
+    c.on_change(
+        "port",
+        Box::new(|s| {
+            if s.port == 1 {
+                Err("Unable to listen on this port".into())
+            } else {
+                Ok(())
+            }
+        }),
+    );
     let err = set(&c, &[("hz", "60"), ("port", "1")]).unwrap_err();
-    assert_eq!(err, "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port");
+    assert_eq!(
+        err,
+        "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
+    );
     assert_eq!(*calls.lock(), vec![60, 50], "hook applied then rolled back");
     assert_eq!((c.settings().hz, c.settings().port), (50, 6379));
     assert_eq!(c.version(), v1);
@@ -702,7 +800,10 @@ fn protected_dir_and_chdir_errors() {
         "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config"
     );
     let c = load(&["--enable-protected-configs", "local"]).unwrap();
-    assert!(set(&c, &[("dir", "/tmp")]).is_err(), "remote client refused");
+    assert!(
+        set(&c, &[("dir", "/tmp")]).is_err(),
+        "remote client refused"
+    );
     let tmp = std::fs::canonicalize(std::env::temp_dir()).unwrap();
     let pairs: [(&[u8], &[u8]); 1] = [(b"dir", tmp.to_str().unwrap().as_bytes())];
     c.set_for_client(&pairs, true).unwrap();
@@ -747,9 +848,24 @@ logfile \"\"\ninclude INC\nrename-command FLUSHALL \"\"\n";
 /// The CONFIG SET rounds applied before each rewrite.
 const REWRITE_ROUNDS: &[&[&str]] = &[
     &[
-        "maxmemory", "3000000", "hz", "10", "save", "", "notify-keyspace-events", "KEA",
-        "maxmemory-clients", "10%", "appendonly", "no", "client-output-buffer-limit",
-        "pubsub 1mb 2mb 3", "loglevel", "warning", "timeout", "7",
+        "maxmemory",
+        "3000000",
+        "hz",
+        "10",
+        "save",
+        "",
+        "notify-keyspace-events",
+        "KEA",
+        "maxmemory-clients",
+        "10%",
+        "appendonly",
+        "no",
+        "client-output-buffer-limit",
+        "pubsub 1mb 2mb 3",
+        "loglevel",
+        "warning",
+        "timeout",
+        "7",
     ],
     &["save", "5 5 6 6", "maxmemory", "2gb"],
     &["save", "7 7", "maxmemory", "0", "masterauth", ""],
@@ -758,7 +874,9 @@ const REWRITE_ROUNDS: &[&[&str]] = &[
 fn rewrite_fixture(tag: &str, port: u16) -> (PathBuf, String) {
     let dir = tmpdir(tag);
     let inc = write(&dir, "inc.conf", "timeout 5\n");
-    let text = REWRITE_SOURCE.replace("PORT", &port.to_string()).replace("INC", &inc);
+    let text = REWRITE_SOURCE
+        .replace("PORT", &port.to_string())
+        .replace("INC", &inc);
     let main = write(&dir, "r.conf", &text);
     (dir, main)
 }
@@ -789,16 +907,30 @@ latency-tracking-info-percentiles 50 99 99.9\n",
     // "normal" class takes the old "pubsub" line, "pubsub" is appended again.
     again.rewrite().unwrap();
     let third = std::fs::read_to_string(&main).unwrap();
-    assert!(third.contains(&format!("\ndir \"{cwd}\"\nclient-output-buffer-limit normal 0 0 0\n")), "{third}");
-    assert!(third.ends_with("\n\nclient-output-buffer-limit pubsub 1mb 2mb 3\n"), "{third}");
+    assert!(
+        third.contains(&format!(
+            "\ndir \"{cwd}\"\nclient-output-buffer-limit normal 0 0 0\n"
+        )),
+        "{third}"
+    );
+    assert!(
+        third.ends_with("\n\nclient-output-buffer-limit pubsub 1mb 2mb 3\n"),
+        "{third}"
+    );
     assert!(!third.contains("replica 256mb"), "{third}");
-    assert!(third.contains("\nclient-output-buffer-limit pubsub 1mb 2mb 3\n"), "{third}");
+    assert!(
+        third.contains("\nclient-output-buffer-limit pubsub 1mb 2mb 3\n"),
+        "{third}"
+    );
 }
 
 #[test]
 fn rewrite_without_file_is_an_error() {
     let c = load(&["--port", "7000"]).unwrap();
-    assert_eq!(c.rewrite().unwrap_err(), "ERR The server is running without a config file");
+    assert_eq!(
+        c.rewrite().unwrap_err(),
+        "ERR The server is running without a config file"
+    );
 }
 
 /// Same rewrite rounds on Redis and Ember give the same file, except for
@@ -868,6 +1000,10 @@ fn oracle_rewrite_matches_redis() {
         let ours = std::fs::read_to_string(&ours_path)
             .unwrap()
             .replace("rewrite-ember", "rewrite-redis");
-        assert_eq!(normalise(&ours), normalise(&theirs), "round {n}:\n{ours}\n---\n{theirs}");
+        assert_eq!(
+            normalise(&ours),
+            normalise(&theirs),
+            "round {n}:\n{ours}\n---\n{theirs}"
+        );
     }
 }

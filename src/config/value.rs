@@ -265,7 +265,9 @@ pub(crate) fn parse(dir: &Directive, args: &[Vec<u8>], current: &Value) -> Resul
                 }
             };
             if v < min || v > max {
-                return Err(format!("argument must be between {min} and {max} inclusive"));
+                return Err(format!(
+                    "argument must be between {min} and {max} inclusive"
+                ));
             }
             Ok(Value::Int(v))
         }
@@ -291,7 +293,9 @@ pub(crate) fn parse(dir: &Directive, args: &[Vec<u8>], current: &Value) -> Resul
                     .map(|(_, v)| *v)
             };
             if !flags {
-                return find(single()).map(Value::Enum).ok_or_else(|| enum_list(words));
+                return find(single())
+                    .map(Value::Enum)
+                    .ok_or_else(|| enum_list(words));
             }
             if args.is_empty() {
                 return Err(enum_list(words));
@@ -349,7 +353,7 @@ pub(crate) fn parse(dir: &Directive, args: &[Vec<u8>], current: &Value) -> Resul
             let Value::Cobl(mut limits) = current.clone() else {
                 unreachable!("client-output-buffer-limit holds limits")
             };
-            if args.len() % 4 != 0 {
+            if !args.len().is_multiple_of(4) {
                 return Err("Wrong number of arguments in buffer limit configuration.".into());
             }
             for group in args.chunks(4) {
@@ -502,7 +506,11 @@ pub(crate) fn repr(s: &[u8]) -> String {
 /// What CONFIG REWRITE writes for a directive: the lines, each with whether
 /// it must be written even when the file has no line for the directive yet.
 /// `None` means every existing line for the directive is dropped.
-pub(crate) fn rewrite_lines(dir: &Directive, v: &Value, default: &Value) -> Option<Vec<(String, bool)>> {
+pub(crate) fn rewrite_lines(
+    dir: &Directive,
+    v: &Value,
+    default: &Value,
+) -> Option<Vec<(String, bool)>> {
     let name = dir.name;
     let differs = v != default;
     let one = |text: String| Some(vec![(format!("{name} {text}"), differs)]);
@@ -519,11 +527,19 @@ pub(crate) fn rewrite_lines(dir: &Directive, v: &Value, default: &Value) -> Opti
             if list.is_empty() {
                 Some(vec![(format!("{name} \"\""), true)])
             } else {
-                Some(list.iter().map(|(s, c)| (format!("{name} {s} {c}"), true)).collect())
+                Some(
+                    list.iter()
+                        .map(|(s, c)| (format!("{name} {s} {c}"), true))
+                        .collect(),
+                )
             }
         }
-        (Value::Bind(addrs), _) => differs.then(|| vec![(format!("{name} {}", addrs.join(" ")), true)]),
-        (Value::ReplicaOf(r), _) => r.as_ref().map(|(h, p)| vec![(format!("{name} {h} {p}"), true)]),
+        (Value::Bind(addrs), _) => {
+            differs.then(|| vec![(format!("{name} {}", addrs.join(" ")), true)])
+        }
+        (Value::ReplicaOf(r), _) => r
+            .as_ref()
+            .map(|(h, p)| vec![(format!("{name} {h} {p}"), true)]),
         (Value::Cobl(l), _) => {
             let Value::Cobl(d) = default else {
                 return None;
@@ -545,7 +561,11 @@ pub(crate) fn rewrite_lines(dir: &Directive, v: &Value, default: &Value) -> Opti
         }
         (Value::Events(e), _) => one(repr(format_events(*e).as_bytes())),
         (Value::Percentiles(p), _) => {
-            let text = if p.is_empty() { "\"\"".to_string() } else { format(dir, v) };
+            let text = if p.is_empty() {
+                "\"\"".to_string()
+            } else {
+                format(dir, v)
+            };
             Some(vec![(format!("{name} {text}"), true)])
         }
         (Value::Dir(d), _) => Some(vec![(format!("{name} {}", repr(d.as_bytes())), true)]),
