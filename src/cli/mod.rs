@@ -296,12 +296,19 @@ impl Session {
             let _ = err.write_all(b"\n");
             return;
         }
-        let mode = if always_raw(args) {
-            OutputMode::Raw
+        let text = if always_raw(args) {
+            // Text meant for people is printed as is, without a delimiter.
+            format::format_reply(
+                reply,
+                OutputMode::Raw,
+                &RawDelims {
+                    item: self.delims.item.clone(),
+                    reply: Vec::new(),
+                },
+            )
         } else {
-            self.mode
+            format::format_reply(reply, self.mode, &self.delims)
         };
-        let text = format::format_reply(reply, mode, &self.delims);
         let mut out = io::stdout().lock();
         let _ = out.write_all(&text);
         let _ = out.flush();
@@ -342,14 +349,16 @@ impl Session {
         let name = String::from_utf8_lossy(first).to_lowercase();
         let reply = self.round_trip(args)?;
         self.note_state_change(&name, args, &reply);
-        self.print_reply(args, &reply);
         let streams = matches!(
             name.as_str(),
             "subscribe" | "psubscribe" | "ssubscribe" | "monitor"
         );
         if streams && !reply.is_error() {
+            eprintln!("Reading messages... (press Ctrl-C to quit)");
+            self.print_reply(args, &reply);
             return self.stream(args);
         }
+        self.print_reply(args, &reply);
         Ok(())
     }
 
@@ -401,13 +410,16 @@ impl Session {
 
     /// Prints pushed messages until Ctrl-C or the connection ends.
     fn stream(&mut self, args: &[Vec<u8>]) -> Result<(), CommandFailure> {
-        eprintln!("Reading messages... (press Ctrl-C to quit)");
         let guard = CatchInterrupt::new();
         loop {
             if guard.fired() {
-                // The connection is in a subscribed/monitoring state: drop it
-                // and let the next command open a fresh one.
+                // The connection is in a subscribed/monitoring state: replace
+                // it with a fresh one (the REPL keeps going).
+                println!();
                 self.conn = None;
+                if self.interactive {
+                    self.conn = Conn::connect(&self.target).ok();
+                }
                 return Ok(());
             }
             let Some(conn) = self.conn.as_mut() else {
