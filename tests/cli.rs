@@ -81,7 +81,14 @@ impl Server {
     fn spawn(port: u16, extra: Vec<String>) -> Server {
         let dir = TempDir::new("redis");
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--daemonize", "no", "--dir"])
             .arg(&dir.0)
             .args(&extra)
@@ -182,7 +189,11 @@ fn assert_same(s: &Server, args: &[&str]) {
         "stdout differs for {args:?}\nour stderr: {}",
         text(&ours.stderr)
     );
-    assert_eq!(ours.status.code(), theirs.status.code(), "exit status for {args:?}");
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit status for {args:?}"
+    );
 }
 
 const BATTERY: &[&[&str]] = &[
@@ -205,14 +216,22 @@ const BATTERY: &[&[&str]] = &[
     &["command", "docs", "set"],
     &["command", "docs", "config"],
     &["info", "keyspace"],
-    &["eval", "return {1,{2,{3,{}}},'x',{},redis.status_reply('ST'),redis.error_reply('E1 bad')}", "0"],
+    &[
+        "eval",
+        "return {1,{2,{3,{}}},'x',{},redis.status_reply('ST'),redis.error_reply('E1 bad')}",
+        "0",
+    ],
     &["eval", "return {1,2,3,4,5,6,7,8,9,10,{1,2}}", "0"],
     &["eval", "return nil", "0"],
     &["eval", "redis.setresp(3); return true", "0"],
     &["eval", "redis.setresp(3); return false", "0"],
     &["eval", "redis.setresp(3); return {double=3.5}", "0"],
     &["eval", "redis.setresp(3); return {map={a={1,{x=2}}}}", "0"],
-    &["eval", "redis.setresp(3); return redis.call('smembers', 'nosuchkey')", "0"],
+    &[
+        "eval",
+        "redis.setresp(3); return redis.call('smembers', 'nosuchkey')",
+        "0",
+    ],
 ];
 
 fn compare_battery(modes: &[&str]) {
@@ -286,7 +305,10 @@ fn db_and_uri_flags() {
     assert_same(&s, &["-n", "2", "--no-raw", "get", "k"]);
     assert_same(&s, &["--no-raw", "get", "k"]);
     let uri = format!("redis://127.0.0.1:{}/2", s.port);
-    let out = Command::new(CLI).args(["-u", &uri, "get", "k"]).output().unwrap();
+    let out = Command::new(CLI)
+        .args(["-u", &uri, "get", "k"])
+        .output()
+        .unwrap();
     assert_eq!(text(&out.stdout), "in-two\n");
 }
 
@@ -315,7 +337,12 @@ fn last_argument_from_stdin_with_x() {
     let Some(s) = Server::start(&[]) else {
         return;
     };
-    let out = run(CLI, s.port, &["-x", "set", "fromstdin"], Some(b"hello\nworld\n\x00end"));
+    let out = run(
+        CLI,
+        s.port,
+        &["-x", "set", "fromstdin"],
+        Some(b"hello\nworld\n\x00end"),
+    );
     assert_eq!(text(&out.stdout), "OK\n");
     let theirs = s.redis_cli(&["--no-raw", "get", "fromstdin"]);
     assert_eq!(text(&theirs.stdout), "\"hello\\nworld\\n\\x00end\"\n");
@@ -333,7 +360,10 @@ fn repeat_with_interval() {
     assert_eq!(text(&out.stdout), "1\n2\n3\n");
     assert!(elapsed >= Duration::from_millis(400), "took {elapsed:?}");
     assert_eq!(text(&s.redis_cli(&["get", "counter"]).stdout), "3\n");
-    assert_same(&s, &["-r", "2", "--no-raw", "lrange", "nosuchkey", "0", "-1"]);
+    assert_same(
+        &s,
+        &["-r", "2", "--no-raw", "lrange", "nosuchkey", "0", "-1"],
+    );
 }
 
 #[test]
@@ -359,7 +389,10 @@ fn scan_with_pattern() {
         assert!(!ours.is_empty());
         assert_eq!(ours, sorted(s.redis_cli(&args)), "{args:?}");
     }
-    assert_eq!(sorted(s.ember_cli(&["--scan", "--pattern", "user:*"])).len(), 300);
+    assert_eq!(
+        sorted(s.ember_cli(&["--scan", "--pattern", "user:*"])).len(),
+        300
+    );
     // --count (a later redis-cli addition) only changes the SCAN batch size.
     let counted = sorted(s.ember_cli(&["--scan", "--pattern", "user:1?", "--count", "7"]));
     let expected: Vec<String> = (10..20).map(|i| format!("user:{i}")).collect();
@@ -371,7 +404,12 @@ fn mass_insert_resp(n: usize) -> Vec<u8> {
     for i in 0..n {
         let (k, v) = (format!("pk:{i}"), format!("value-{i}"));
         out.extend_from_slice(
-            format!("*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n", k.len(), v.len()).as_bytes(),
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{k}\r\n${}\r\n{v}\r\n",
+                k.len(),
+                v.len()
+            )
+            .as_bytes(),
         );
     }
     out.extend_from_slice(b"*1\r\n$5\r\nBOGUS\r\n");
@@ -396,7 +434,10 @@ fn pipe_mass_insertion() {
     assert_eq!(ours.status.code(), theirs.status.code());
     assert!(text(&ours.stderr).contains("ERR unknown command 'BOGUS'"));
     assert_eq!(text(&s.redis_cli(&["dbsize"]).stdout), "20000\n");
-    assert_eq!(text(&s.redis_cli(&["get", "pk:19999"]).stdout), "value-19999\n");
+    assert_eq!(
+        text(&s.redis_cli(&["get", "pk:19999"]).stdout),
+        "value-19999\n"
+    );
 
     // Without errors the exit status is 0.
     let ok = run(CLI, s.port, &["--pipe"], Some(b"*1\r\n$4\r\nPING\r\n"));
@@ -407,7 +448,10 @@ fn pipe_mass_insertion() {
 #[test]
 fn cannot_connect_is_reported() {
     let port = free_port();
-    let out = Command::new(CLI).args(["-p", &port.to_string(), "ping"]).output().unwrap();
+    let out = Command::new(CLI)
+        .args(["-p", &port.to_string(), "ping"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
@@ -426,10 +470,16 @@ fn server_closing_the_connection_is_reported() {
         let _ = sock.read(&mut buf);
         // Close without answering.
     });
-    let out = Command::new(CLI).args(["-p", &port.to_string(), "ping"]).output().unwrap();
+    let out = Command::new(CLI)
+        .args(["-p", &port.to_string(), "ping"])
+        .output()
+        .unwrap();
     server.join().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "Error: the server closed the connection\n");
+    assert_eq!(
+        text(&out.stderr),
+        "Error: the server closed the connection\n"
+    );
 }
 
 #[test]
@@ -449,14 +499,21 @@ fn auth_failures_are_reported() {
     assert!(good.stderr.is_empty());
     let warned = s.ember_cli(&["-a", "sesame", "ping"]);
     assert!(text(&warned.stderr).starts_with("Warning:"));
-    let user = s.ember_cli(&["--user", "default", "--pass", "sesame", "--no-auth-warning", "ping"]);
+    let user = s.ember_cli(&[
+        "--user",
+        "default",
+        "--pass",
+        "sesame",
+        "--no-auth-warning",
+        "ping",
+    ]);
     assert_eq!(text(&user.stdout), "PONG\n");
 }
 
 mod repl {
     use super::*;
-    use rexpect::session::{PtySession, spawn_with_options};
     use rexpect::reader::Options;
+    use rexpect::session::{PtySession, spawn_with_options};
 
     fn start(s: &Server, home: &TempDir) -> PtySession {
         let mut cmd = Command::new(CLI);
@@ -499,7 +556,8 @@ mod repl {
 
         p.send_line("help set").unwrap();
         p.exp_string("SET key value [NX|XX] [GET]").unwrap();
-        p.exp_string("summary: Set the string value of a key").unwrap();
+        p.exp_string("summary: Set the string value of a key")
+            .unwrap();
         p.exp_string("group: string").unwrap();
 
         p.send_line("help @hyperloglog").unwrap();
@@ -551,8 +609,11 @@ mod repl {
 
         s.stop();
         p.send_line("ping").unwrap();
-        p.exp_string(&format!("Could not connect to Ember at 127.0.0.1:{}", s.port))
-            .unwrap();
+        p.exp_string(&format!(
+            "Could not connect to Ember at 127.0.0.1:{}",
+            s.port
+        ))
+        .unwrap();
         p.exp_string("not connected> ").unwrap();
 
         s.restart();

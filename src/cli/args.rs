@@ -221,10 +221,16 @@ pub fn parse_uri(uri: &str) -> Result<Uri, String> {
         out.host = Some(host.to_string());
     }
     if let Some(p) = port.filter(|p| !p.is_empty()) {
-        out.port = Some(p.parse().map_err(|_| format!("Invalid port in URI: {p:?}"))?);
+        out.port = Some(
+            p.parse()
+                .map_err(|_| format!("Invalid port in URI: {p:?}"))?,
+        );
     }
     if !path.is_empty() {
-        out.db = Some(path.parse().map_err(|_| format!("Invalid database in URI: {path:?}"))?);
+        out.db = Some(
+            path.parse()
+                .map_err(|_| format!("Invalid database in URI: {path:?}"))?,
+        );
     }
     Ok(out)
 }
@@ -239,7 +245,9 @@ mod tests {
 
     #[test]
     fn flags_like_redis_cli() {
-        let o = opts(&["-h", "example", "-p", "7000", "-n", "2", "--raw", "set", "-a", "b"]);
+        let o = opts(&[
+            "-h", "example", "-p", "7000", "-n", "2", "--raw", "set", "-a", "b",
+        ]);
         assert_eq!(o.host, "example");
         assert_eq!(o.port, 7000);
         assert_eq!(o.db, Some(2));

@@ -169,9 +169,15 @@ impl Conn {
         }
         if target.db != 0 {
             let db = target.db.to_string();
-            let reply = conn.call(&[b"SELECT".as_slice(), db.as_bytes()]).map_err(io_fail)?;
+            let reply = conn
+                .call(&[b"SELECT".as_slice(), db.as_bytes()])
+                .map_err(io_fail)?;
             if let Reply::Error(e) = reply {
-                eprintln!("Could not select db {}: {}", target.db, String::from_utf8_lossy(&e));
+                eprintln!(
+                    "Could not select db {}: {}",
+                    target.db,
+                    String::from_utf8_lossy(&e)
+                );
             }
         }
         if target.resp3 {
@@ -225,7 +231,12 @@ impl Conn {
                 "connection closed by server",
             )),
             Ok(_) => Ok(true),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Ok(false)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),

@@ -53,7 +53,11 @@ impl ArgDoc {
             None => body.clone(),
         };
         if self.multiple {
-            let again = if self.multiple_token { one.clone() } else { body };
+            let again = if self.multiple_token {
+                one.clone()
+            } else {
+                body
+            };
             format!("{one} [{again} ...]")
         } else {
             one
@@ -213,7 +217,9 @@ impl Docs {
     pub fn lookup(&self, args: &[String]) -> Option<(&CommandDoc, usize)> {
         let first = args.first()?.to_uppercase();
         if let Some(second) = args.get(1)
-            && let Some(doc) = self.commands.get(&format!("{first} {}", second.to_uppercase()))
+            && let Some(doc) = self
+                .commands
+                .get(&format!("{first} {}", second.to_uppercase()))
         {
             return Some((doc, 2));
         }
@@ -251,7 +257,11 @@ impl Docs {
         if first.starts_with('@') {
             let wanted = group_key(first);
             let mut text = String::new();
-            for doc in self.commands.values().filter(|d| group_key(&d.group) == wanted) {
+            for doc in self
+                .commands
+                .values()
+                .filter(|d| group_key(&d.group) == wanted)
+            {
                 text.push_str(&format!(
                     "\n  {} {}\n  summary: {}\n  since: {}\n",
                     doc.name,
@@ -325,8 +335,16 @@ mod tests {
                             (
                                 "arguments",
                                 Reply::Array(vec![
-                                    arg(&[("name", bulk("nx")), ("type", bulk("pure-token")), ("token", bulk("NX"))]),
-                                    arg(&[("name", bulk("xx")), ("type", bulk("pure-token")), ("token", bulk("XX"))]),
+                                    arg(&[
+                                        ("name", bulk("nx")),
+                                        ("type", bulk("pure-token")),
+                                        ("token", bulk("NX")),
+                                    ]),
+                                    arg(&[
+                                        ("name", bulk("xx")),
+                                        ("type", bulk("pure-token")),
+                                        ("token", bulk("XX")),
+                                    ]),
                                 ]),
                             ),
                         ]),
@@ -353,8 +371,14 @@ mod tests {
         assert_eq!(doc.hint_after(2), "[NX|XX] [EX seconds]");
         assert_eq!(doc.hint_after(3), "[NX|XX] [EX seconds]");
         let help = docs.help(&["SET".into()]).unwrap();
-        assert!(help.contains("  SET key value [NX|XX] [EX seconds]\n  summary: Set the string value of a key\n"));
-        assert!(docs.help(&["@string".into()]).unwrap().contains("since: 1.0.0"));
+        assert!(help.contains(
+            "  SET key value [NX|XX] [EX seconds]\n  summary: Set the string value of a key\n"
+        ));
+        assert!(
+            docs.help(&["@string".into()])
+                .unwrap()
+                .contains("since: 1.0.0")
+        );
         assert!(docs.help(&["@list".into()]).is_none());
     }
 

@@ -122,7 +122,11 @@ fn standard(out: &mut Vec<u8>, reply: &Reply, indent: usize) {
         }
         Reply::Map(pairs) if pairs.is_empty() => out.extend_from_slice(b"(empty hash)\n"),
         Reply::Array(items) | Reply::Set(items) | Reply::Push(items) => {
-            let mark = if matches!(reply, Reply::Set(_)) { '~' } else { ')' };
+            let mark = if matches!(reply, Reply::Set(_)) {
+                '~'
+            } else {
+                ')'
+            };
             let width = digits(items.len());
             let child = indent + width + 2;
             for (i, item) in items.iter().enumerate() {
@@ -249,7 +253,10 @@ mod tests {
 
     #[test]
     fn maps_put_multiline_values_on_a_new_line() {
-        let inner = Reply::Map(vec![(bulk("x"), Reply::Integer(1)), (bulk("y"), Reply::Nil)]);
+        let inner = Reply::Map(vec![
+            (bulk("x"), Reply::Integer(1)),
+            (bulk("y"), Reply::Nil),
+        ]);
         let r = Reply::Map(vec![
             (bulk("k"), inner),
             (bulk("s"), Reply::Set(vec![Reply::Status(b"one".to_vec())])),
@@ -270,7 +277,10 @@ mod tests {
         ]);
         let d = RawDelims::default();
         assert_eq!(format_reply(&r, OutputMode::Raw, &d), b"1\n\nx\nE1 bad\n\n");
-        assert_eq!(format_reply(&r, OutputMode::Csv, &d), b"1,,\"x\",ERROR,\"E1 bad\"\n");
+        assert_eq!(
+            format_reply(&r, OutputMode::Csv, &d),
+            b"1,,\"x\",ERROR,\"E1 bad\"\n"
+        );
         let m = Reply::Map(vec![(bulk("f"), bulk("v"))]);
         assert_eq!(format_reply(&m, OutputMode::Raw, &d), b"f v\n");
         assert_eq!(format_reply(&Reply::Nil, OutputMode::Csv, &d), b"NULL\n");

@@ -384,7 +384,8 @@ impl Session {
                 }
                 let mut i = 2;
                 while i < args.len() {
-                    if text(i).is_some_and(|s| s.eq_ignore_ascii_case("auth")) && i + 2 < args.len() {
+                    if text(i).is_some_and(|s| s.eq_ignore_ascii_case("auth")) && i + 2 < args.len()
+                    {
                         self.target.user = text(i + 1);
                         self.target.password = text(i + 2);
                         i += 3;

@@ -79,7 +79,8 @@ impl Reply {
 
 /// Encodes one command as a RESP array of bulk strings.
 pub fn encode_command<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(16 + args.iter().map(|a| a.as_ref().len() + 16).sum::<usize>());
     out.push(b'*');
     out.extend_from_slice(args.len().to_string().as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -101,7 +102,10 @@ pub fn write_command<W: Write, A: AsRef<[u8]>>(w: &mut W, args: &[A]) -> io::Res
 }
 
 fn protocol_error(what: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("Protocol error: {}", what.into()))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("Protocol error: {}", what.into()),
+    )
 }
 
 /// Reads one line without its CRLF. End of stream before any byte is
@@ -241,7 +245,10 @@ mod tests {
 
     #[test]
     fn encodes_commands() {
-        assert_eq!(encode_command(&["SET", "k", ""]), b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+        assert_eq!(
+            encode_command(&["SET", "k", ""]),
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n"
+        );
     }
 
     #[test]
@@ -271,7 +278,10 @@ mod tests {
         assert_eq!(parse(b"|1\r\n+k\r\n+v\r\n:5\r\n"), Reply::Integer(5));
         assert_eq!(
             parse(b">2\r\n+message\r\n$1\r\nx\r\n"),
-            Reply::Push(vec![Reply::Status(b"message".to_vec()), Reply::Bulk(b"x".to_vec())])
+            Reply::Push(vec![
+                Reply::Status(b"message".to_vec()),
+                Reply::Bulk(b"x".to_vec())
+            ])
         );
     }
 

@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(s(r#"set "a b" "x\x41\ny""#), ["set", "a b", "xA\ny"]);
         assert_eq!(s(r#"set 'it\'s' '\n'"#), ["set", "it's", "\\n"]);
         assert_eq!(s(r#"set "" ''"#), ["set", "", ""]);
-        assert_eq!(s("ab\"cd\"") , ["abcd"]);
+        assert_eq!(s("ab\"cd\""), ["abcd"]);
         assert!(s("").is_empty());
     }
 

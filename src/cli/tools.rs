@@ -71,10 +71,7 @@ pub fn pipe(target: &Target, timeout: Duration) -> Result<i32, String> {
                     && !timeout.is_zero()
                     && last_reply.elapsed() > timeout
                 {
-                    eprintln!(
-                        "No reply for {} seconds: giving up.",
-                        timeout.as_secs()
-                    );
+                    eprintln!("No reply for {} seconds: giving up.", timeout.as_secs());
                     return Ok(1);
                 }
                 continue;
@@ -174,7 +171,8 @@ pub fn scan(
             };
             r.map_err(|e| format!("Error writing output: {e}"))?;
         }
-        out.flush().map_err(|e| format!("Error writing output: {e}"))
+        out.flush()
+            .map_err(|e| format!("Error writing output: {e}"))
     })?;
     Ok(0)
 }
@@ -252,7 +250,11 @@ pub fn bigkeys(target: &Target, pattern: Option<&str>, count: Option<u64>) -> Re
     println!("Sampled {sampled} keys in the keyspace.");
     println!(
         "Total key length is {key_bytes} bytes (average {:.2})\n",
-        if sampled > 0 { key_bytes as f64 / sampled as f64 } else { 0.0 }
+        if sampled > 0 {
+            key_bytes as f64 / sampled as f64
+        } else {
+            0.0
+        }
     );
     for (kind, s) in &stats {
         if let Some((key, size)) = &s.biggest {
@@ -342,10 +344,10 @@ pub fn stat(target: &Target, interval: Duration) -> Result<i32, String> {
         };
         let f = info_fields(&text);
         let get = |k: &str| f.get(k).cloned().unwrap_or_else(|| "-".to_string());
-        if line % 20 == 0 {
+        if line.is_multiple_of(20) {
             println!(
-                "{:<11}{:<10}{:<9}{:<9}{:<22}{}",
-                "keys", "mem", "clients", "blocked", "requests", "connections"
+                "{:<11}{:<10}{:<9}{:<9}{:<22}connections",
+                "keys", "mem", "clients", "blocked", "requests"
             );
         }
         let requests: u64 = get("total_commands_processed").parse().unwrap_or(0);
@@ -372,7 +374,9 @@ mod tests {
 
     #[test]
     fn counts_keys_from_info() {
-        let f = info_fields("# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\ndb5:keys=4,expires=1\r\ndbx:keys=9\r\n");
+        let f = info_fields(
+            "# Keyspace\r\ndb0:keys=3,expires=0,avg_ttl=0\r\ndb5:keys=4,expires=1\r\ndbx:keys=9\r\n",
+        );
         assert_eq!(total_keys(&f), 7);
     }
 }
