@@ -583,6 +583,12 @@ mod repl {
         p.send_line("").unwrap();
         p.exp_string("PONG").unwrap();
 
+        // Lines typed ahead (or pasted) are all run, in order.
+        p.send_line("echo one").unwrap();
+        p.send_line("echo two").unwrap();
+        p.exp_string("\"one\"").unwrap();
+        p.exp_string("\"two\"").unwrap();
+
         p.send_line("quit").unwrap();
         p.exp_eof().unwrap();
         let history = std::fs::read_to_string(home.0.join(".embercli_history")).unwrap();

@@ -42,6 +42,13 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> i32 {
             return if e.use_stderr() { 1 } else { 0 };
         }
     };
+    if let Some(first) = opts.command.first().and_then(|a| a.to_str())
+        && first.len() > 1
+        && first.starts_with('-')
+    {
+        eprintln!("Unrecognized option or missing value: '{first}' (see --help)");
+        return 1;
+    }
     match run_with(opts) {
         Ok(code) => code,
         Err(msg) => {
