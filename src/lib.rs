@@ -10,10 +10,12 @@
 //! - [`server`]: listeners, connections, client state, worker threads, limits.
 //! - [`config`]: `redis.conf` directives, parsing, `CONFIG GET/SET/REWRITE`.
 //! - [`util`]: number parsing and formatting as Redis does it, glob matching.
+//! - [`cli`]: the `ember-cli` command-line client (independent of the rest).
 //!
 //! See `ARCHITECTURE.md` at the repository root for the request flow and the
 //! invariants that hold across modules.
 
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod protocol;
