@@ -99,7 +99,10 @@ fn split(line: &str) -> Option<Vec<String>> {
 
 #[test]
 fn splits_like_redis_cli() {
-    assert_eq!(split("  set  a   b "), Some(vec!["set".into(), "a".into(), "b".into()]));
+    assert_eq!(
+        split("  set  a   b "),
+        Some(vec!["set".into(), "a".into(), "b".into()])
+    );
     assert_eq!(split(""), Some(vec![]));
     assert_eq!(
         split(r#"set "a b" 'c d'"#),
@@ -107,12 +110,15 @@ fn splits_like_redis_cli() {
     );
     assert_eq!(split(r#""""#), Some(vec!["".into()]));
     assert_eq!(split(r#"x"y z""#), Some(vec!["xy z".into()]));
+    assert_eq!(split(r#""\n\r\t\\\"\q""#), Some(vec!["\n\r\t\\\"q".into()]));
     assert_eq!(
-        split(r#""\n\r\t\\\"\q""#),
-        Some(vec!["\n\r\t\\\"q".into()])
+        split(r"'it\'s' '\n'"),
+        Some(vec!["it's".into(), "\\n".into()])
     );
-    assert_eq!(split(r"'it\'s' '\n'"), Some(vec!["it's".into(), "\\n".into()]));
-    assert_eq!(split_args(r#""\x41\xff\xg1""#), Some(vec![b"A\xffxg1".to_vec()]));
+    assert_eq!(
+        split_args(r#""\x41\xff\xg1""#),
+        Some(vec![b"A\xffxg1".to_vec()])
+    );
     // Unbalanced quotes and text glued after a closing quote are errors.
     assert_eq!(split(r#"set "a"#), None);
     assert_eq!(split("set 'a"), None);
