@@ -532,12 +532,10 @@ pub fn split_args(line: &str) -> Option<Vec<Vec<u8>>> {
                                 let next = *s.get(i + 1)?;
                                 let hex =
                                     |k: usize| s.get(k).and_then(|&c| (c as char).to_digit(16));
-                                if next == b'x' {
-                                    if let (Some(hi), Some(lo)) = (hex(i + 2), hex(i + 3)) {
-                                        arg.push((hi * 16 + lo) as u8);
-                                        i += 4;
-                                        continue;
-                                    }
+                                if let (b'x', Some(hi), Some(lo)) = (next, hex(i + 2), hex(i + 3)) {
+                                    arg.push((hi * 16 + lo) as u8);
+                                    i += 4;
+                                    continue;
                                 }
                                 arg.push(match next {
                                     b'n' => b'\n',
