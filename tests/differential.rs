@@ -120,7 +120,9 @@ fn run_corpus(name: &str) {
     let Some(redis) = Oracle::start() else {
         return;
     };
-    let ember = Server::start(&[]);
+    let Some(ember) = Server::start(&[]) else {
+        return;
+    };
     let mut want_conn = redis.raw();
     let mut got_conn = ember.raw();
     for conn in [&mut want_conn, &mut got_conn] {

@@ -200,7 +200,7 @@ impl RequestParser {
             end -= 1;
         }
         self.inline.clear();
-        if split_args(&buf[..end], &mut self.inline, &mut self.spans).is_err() {
+        if !split_args(&buf[..end], &mut self.inline, &mut self.spans) {
             return Parsed::Error("Protocol error: unbalanced quotes in request");
         }
         Parsed::Request {
@@ -281,7 +281,8 @@ fn hex_val(c: u8) -> Option<u8> {
 /// double quotes with `\n \r \t \b \a \xHH` escapes, single quotes with `\'`,
 /// and a closing quote must be followed by a space or the end of the line.
 /// Unescaped arguments are appended to `out`, their spans to `spans`.
-pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -> Result<(), ()> {
+/// Returns false on unbalanced quotes.
+pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -> bool {
     let mut i = 0;
     let n = line.len();
     loop {
@@ -289,7 +290,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
             i += 1;
         }
         if i >= n {
-            return Ok(());
+            return true;
         }
         let start = out.len();
         let mut in_dq = false;
@@ -297,7 +298,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
         loop {
             if in_dq {
                 if i >= n {
-                    return Err(());
+                    return false;
                 }
                 let c = line[i];
                 if c == b'\\'
@@ -320,7 +321,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
                     });
                 } else if c == b'"' {
                     if i + 1 < n && !is_space(line[i + 1]) {
-                        return Err(());
+                        return false;
                     }
                     i += 1;
                     break;
@@ -329,7 +330,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
                 }
             } else if in_sq {
                 if i >= n {
-                    return Err(());
+                    return false;
                 }
                 let c = line[i];
                 if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
@@ -337,7 +338,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -
                     out.push(b'\'');
                 } else if c == b'\'' {
                     if i + 1 < n && !is_space(line[i + 1]) {
-                        return Err(());
+                        return false;
                     }
                     i += 1;
                     break;
@@ -397,7 +398,10 @@ mod tests {
     #[test]
     fn multibulk() {
         let r = parse_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n").unwrap();
-        assert_eq!(r, vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]);
+        assert_eq!(
+            r,
+            vec![vec![b"GET".to_vec(), b"k".to_vec()], vec![b"PING".to_vec()]]
+        );
     }
 
     #[test]
