@@ -1,7 +1,7 @@
 //! Integration tests for `ember-cli`, run against a private `redis-server`:
 //! one-shot output compared byte for byte with `redis-cli` in formatted,
-//! raw and CSV modes (RESP2 and RESP3), `-e`, `-x`, `-r/-i`, `--scan`,
-//! `--pipe`, connection errors, and the REPL driven through a pty.
+//! raw and CSV modes (RESP2 and RESP3), `-e`, `-x`, `-r/-i`, `--scan`, `--bigkeys`,
+//! `--latency`, `--stat`, `--pipe`, connection errors, and the REPL driven through a pty.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -645,4 +645,104 @@ mod repl {
         p.send_control('d').unwrap();
         p.exp_eof().unwrap();
     }
+}
+
+/// Runs `ember-cli` with a live view flag, lets it print for `run_for`, then
+/// interrupts it as Ctrl-C would and returns what it printed and its status.
+fn run_live_view(
+    port: u16,
+    args: &[&str],
+    run_for: Duration,
+) -> (String, std::process::ExitStatus) {
+    let mut child = Command::new(CLI)
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(run_for);
+    // SAFETY: plain kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    (text(&out.stdout), out.status)
+}
+
+#[test]
+fn latency_view_reports_min_max_avg_and_samples() {
+    let Some(s) = Server::start(&[]) else {
+        return;
+    };
+    let (out, _) = run_live_view(s.port, &["--latency"], Duration::from_millis(1500));
+    let last = out
+        .split(['\r', '\n'])
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+        .to_string();
+    // e.g. "min: 0.07, max: 0.23, avg: 0.13 (98 samples)"
+    let nums: Vec<f64> = last
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|t| !t.is_empty() && *t != ".")
+        .map(|t| t.parse().unwrap())
+        .collect();
+    assert!(
+        last.starts_with("min: ") && last.ends_with(" samples)"),
+        "{last:?}"
+    );
+    assert_eq!(nums.len(), 4, "{last:?}");
+    let (min, max, avg, samples) = (nums[0], nums[1], nums[2], nums[3]);
+    assert!(min <= avg && avg <= max, "{last:?}");
+    assert!(samples >= 10.0, "too few samples in 1.5 s: {last:?}");
+}
+
+#[test]
+fn stat_view_prints_a_row_per_interval() {
+    let Some(s) = Server::start(&[]) else {
+        return;
+    };
+    load_fixture(&s);
+    let (out, _) = run_live_view(
+        s.port,
+        &["--stat", "-i", "0.2"],
+        Duration::from_millis(1500),
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("keys"), "{out}");
+    for col in ["mem", "clients", "blocked", "requests", "connections"] {
+        assert!(lines[0].contains(col), "missing {col}: {out}");
+    }
+    let rows: Vec<&&str> = lines[1..]
+        .iter()
+        .filter(|l| !l.starts_with("keys"))
+        .collect();
+    assert!(rows.len() >= 3, "{out}");
+    // The fixture holds 8 keys; the first column is the key count.
+    assert!(
+        rows.iter()
+            .all(|r| r.split_whitespace().next() == Some("8")),
+        "{out}"
+    );
+}
+
+#[test]
+fn bigkeys_names_the_biggest_key_of_each_type() {
+    let Some(s) = Server::start(&[]) else {
+        return;
+    };
+    load_fixture(&s);
+    s.redis_cli(&["rpush", "longlist", "1", "2", "3", "4", "5", "6"]);
+    let out = text(&s.ember_cli(&["--bigkeys"]).stdout);
+    assert!(out.contains("Sampled 9 keys"), "{out}");
+    assert!(
+        out.contains("Largest   list: \"longlist\" with 6 items"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Largest    set: \"s\" with 3 members"),
+        "{out}"
+    );
+    assert!(out.contains("2 list keys with 9 items"), "{out}");
 }
