@@ -654,7 +654,7 @@ fn run_live_view(
     args: &[&str],
     run_for: Duration,
 ) -> (String, std::process::ExitStatus) {
-    let mut child = Command::new(CLI)
+    let child = Command::new(CLI)
         .args(["-p", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())

@@ -1,0 +1,338 @@
+//! The reply writer: encodes every kind of reply into a connection's output
+//! buffer, in RESP2 or RESP3 as the client negotiated with `HELLO`.
+//!
+//! Handlers call one method per reply element; nothing is allocated besides
+//! the output buffer's own growth. RESP3-only types degrade to what Redis
+//! sends a RESP2 client (maps become flat arrays, doubles bulk strings,
+//! booleans integers, nulls `$-1`/`*-1`). The writer also counts error replies
+//! and keeps the last error's code (its first word) for `INFO errorstats`.
+
+use crate::util::float::fmt_double;
+
+/// Protocol version of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resp {
+    V2,
+    V3,
+}
+
+/// A reply under construction for one connection.
+#[derive(Debug)]
+pub struct Reply {
+    buf: Vec<u8>,
+    resp: Resp,
+    errors: u64,
+    last_error_code: [u8; 32],
+    last_error_len: usize,
+}
+
+/// Position of an aggregate header whose length was not known when it was
+/// started; see [`Reply::begin_deferred`].
+#[must_use]
+pub struct Deferred {
+    at: usize,
+    kind: u8,
+}
+
+impl Reply {
+    pub fn new(resp: Resp) -> Self {
+        Reply {
+            buf: Vec::with_capacity(16 * 1024),
+            resp,
+            errors: 0,
+            last_error_code: [0; 32],
+            last_error_len: 0,
+        }
+    }
+
+    #[inline]
+    pub fn resp(&self) -> Resp {
+        self.resp
+    }
+
+    pub fn set_resp(&mut self, resp: Resp) {
+        self.resp = resp;
+    }
+
+    /// The encoded bytes waiting to be written.
+    #[inline]
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drop the first `n` bytes (they were written to the socket).
+    pub fn consume(&mut self, n: usize) {
+        if n >= self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.drain(..n);
+        }
+    }
+
+    /// Forget everything written after `len` (e.g. a reply to suppress).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
+    /// Number of error replies written so far.
+    pub fn error_count(&self) -> u64 {
+        self.errors
+    }
+
+    /// Code of the last error reply (`ERR`, `WRONGTYPE`, …).
+    pub fn last_error_code(&self) -> &[u8] {
+        &self.last_error_code[..self.last_error_len]
+    }
+
+    #[inline]
+    fn line(&mut self, prefix: u8, n: i64) {
+        let mut b = itoa::Buffer::new();
+        self.buf.push(prefix);
+        self.buf.extend_from_slice(b.format(n).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// `+OK`.
+    #[inline]
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A status reply (`+text`). Newlines in `s` are replaced by spaces, as
+    /// Redis does, so the reply stays one line.
+    pub fn simple(&mut self, s: &[u8]) {
+        self.buf.push(b'+');
+        self.push_line_safe(s);
+    }
+
+    /// An error reply; `msg` is the text without `-`, e.g. `ERR syntax error`.
+    pub fn error(&mut self, msg: &[u8]) {
+        self.errors += 1;
+        let code_end = memchr::memchr(b' ', msg).unwrap_or(msg.len()).min(32);
+        self.last_error_code[..code_end].copy_from_slice(&msg[..code_end]);
+        self.last_error_len = code_end;
+        self.buf.push(b'-');
+        self.push_line_safe(msg);
+    }
+
+    /// Shorthand for `error` with a `str`.
+    pub fn err(&mut self, msg: &str) {
+        self.error(msg.as_bytes());
+    }
+
+    fn push_line_safe(&mut self, s: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(s);
+        for c in &mut self.buf[start..] {
+            if *c == b'\r' || *c == b'\n' {
+                *c = b' ';
+            }
+        }
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    #[inline]
+    pub fn int(&mut self, n: i64) {
+        self.line(b':', n);
+    }
+
+    #[inline]
+    pub fn bulk(&mut self, s: &[u8]) {
+        self.line(b'$', s.len() as i64);
+        self.buf.extend_from_slice(s);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// An integer sent as a bulk string (what `GET` answers for an int value).
+    pub fn bulk_int(&mut self, n: i64) {
+        let mut b = itoa::Buffer::new();
+        self.bulk(b.format(n).as_bytes());
+    }
+
+    /// The null of a missing value: `$-1` (RESP2) or `_` (RESP3).
+    #[inline]
+    pub fn null(&mut self) {
+        match self.resp {
+            Resp::V2 => self.buf.extend_from_slice(b"$-1\r\n"),
+            Resp::V3 => self.buf.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// The null of a missing aggregate: `*-1` (RESP2) or `_` (RESP3).
+    pub fn null_array(&mut self) {
+        match self.resp {
+            Resp::V2 => self.buf.extend_from_slice(b"*-1\r\n"),
+            Resp::V3 => self.buf.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    #[inline]
+    pub fn array(&mut self, len: usize) {
+        self.line(b'*', len as i64);
+    }
+
+    /// A map of `len` pairs (`%` in RESP3, a flat array of 2×len in RESP2).
+    pub fn map(&mut self, len: usize) {
+        match self.resp {
+            Resp::V2 => self.line(b'*', 2 * len as i64),
+            Resp::V3 => self.line(b'%', len as i64),
+        }
+    }
+
+    /// A set (`~` in RESP3, an array in RESP2).
+    pub fn set(&mut self, len: usize) {
+        match self.resp {
+            Resp::V2 => self.line(b'*', len as i64),
+            Resp::V3 => self.line(b'~', len as i64),
+        }
+    }
+
+    /// An out-of-band push (`>` in RESP3, an array in RESP2).
+    pub fn push(&mut self, len: usize) {
+        match self.resp {
+            Resp::V2 => self.line(b'*', len as i64),
+            Resp::V3 => self.line(b'>', len as i64),
+        }
+    }
+
+    /// A double (`,` in RESP3, a bulk string in RESP2), formatted as Redis.
+    pub fn double(&mut self, f: f64) {
+        let mut text = Vec::with_capacity(32);
+        fmt_double(f, &mut text);
+        match self.resp {
+            Resp::V2 => self.bulk(&text),
+            Resp::V3 => {
+                self.buf.push(b',');
+                self.buf.extend_from_slice(&text);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
+    pub fn boolean(&mut self, b: bool) {
+        match (self.resp, b) {
+            (Resp::V2, true) => self.buf.extend_from_slice(b":1\r\n"),
+            (Resp::V2, false) => self.buf.extend_from_slice(b":0\r\n"),
+            (Resp::V3, true) => self.buf.extend_from_slice(b"#t\r\n"),
+            (Resp::V3, false) => self.buf.extend_from_slice(b"#f\r\n"),
+        }
+    }
+
+    /// Verbatim text (`=len\r\ntxt:...` in RESP3, a bulk string in RESP2).
+    pub fn verbatim(&mut self, s: &[u8]) {
+        match self.resp {
+            Resp::V2 => self.bulk(s),
+            Resp::V3 => {
+                self.line(b'=', s.len() as i64 + 4);
+                self.buf.extend_from_slice(b"txt:");
+                self.buf.extend_from_slice(s);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Starts an array whose length is set later with [`Reply::end_deferred`].
+    pub fn begin_deferred(&mut self) -> Deferred {
+        Deferred {
+            at: self.buf.len(),
+            kind: b'*',
+        }
+    }
+
+    /// Starts a map whose pair count is set later with [`Reply::end_deferred`].
+    pub fn begin_deferred_map(&mut self) -> Deferred {
+        Deferred {
+            at: self.buf.len(),
+            kind: b'%',
+        }
+    }
+
+    /// Writes the header of a deferred aggregate now that `len` elements (or
+    /// pairs, for a map) follow it.
+    pub fn end_deferred(&mut self, d: Deferred, len: usize) {
+        let (prefix, n) = match (d.kind, self.resp) {
+            (b'%', Resp::V2) => (b'*', 2 * len),
+            (k, _) => (k, len),
+        };
+        let mut header = Vec::with_capacity(16);
+        header.push(prefix);
+        header.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        header.extend_from_slice(b"\r\n");
+        self.buf.splice(d.at..d.at, header);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp2_and_resp3_encodings() {
+        let mut r = Reply::new(Resp::V2);
+        r.ok();
+        r.int(-5);
+        r.bulk(b"hi");
+        r.null();
+        r.null_array();
+        r.map(1);
+        r.boolean(true);
+        r.double(3.14);
+        assert_eq!(
+            r.bytes(),
+            b"+OK\r\n:-5\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n*2\r\n:1\r\n$18\r\n3.1400000000000001\r\n"
+        );
+        let mut r = Reply::new(Resp::V3);
+        r.null();
+        r.map(1);
+        r.set(2);
+        r.boolean(false);
+        r.double(1e21);
+        r.verbatim(b"ab");
+        assert_eq!(
+            r.bytes(),
+            b"_\r\n%1\r\n~2\r\n#f\r\n,1e+21\r\n=6\r\ntxt:ab\r\n"
+        );
+    }
+
+    #[test]
+    fn errors_are_counted_and_kept_on_one_line() {
+        let mut r = Reply::new(Resp::V2);
+        r.err("WRONGTYPE Operation against a key\r\nholding");
+        assert_eq!(
+            r.bytes(),
+            b"-WRONGTYPE Operation against a key  holding\r\n"
+        );
+        assert_eq!(r.error_count(), 1);
+        assert_eq!(r.last_error_code(), b"WRONGTYPE");
+    }
+
+    #[test]
+    fn deferred_lengths() {
+        for resp in [Resp::V2, Resp::V3] {
+            let mut r = Reply::new(resp);
+            r.int(1);
+            let d = r.begin_deferred_map();
+            r.bulk(b"k");
+            r.int(2);
+            r.end_deferred(d, 1);
+            let want: &[u8] = match resp {
+                Resp::V2 => b":1\r\n*2\r\n$1\r\nk\r\n:2\r\n",
+                Resp::V3 => b":1\r\n%1\r\n$1\r\nk\r\n:2\r\n",
+            };
+            assert_eq!(r.bytes(), want);
+            r.consume(4);
+            assert_eq!(&r.bytes()[..2], &want[4..6]);
+        }
+    }
+}
