@@ -287,10 +287,10 @@ mod tests {
         r.null_array();
         r.map(1);
         r.boolean(true);
-        r.double(3.14);
+        r.double(0.1);
         assert_eq!(
             r.bytes(),
-            b"+OK\r\n:-5\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n*2\r\n:1\r\n$18\r\n3.1400000000000001\r\n"
+            b"+OK\r\n:-5\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n*2\r\n:1\r\n$19\r\n0.10000000000000001\r\n"
         );
         let mut r = Reply::new(Resp::V3);
         r.null();
