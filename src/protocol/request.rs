@@ -11,6 +11,7 @@
 //! Limits and error texts follow Redis 7.0 (`networking.c`): the error is the
 //! reply to send, after which the connection must be closed.
 
+use crate::util::args::split_args_into;
 use memchr::memchr;
 
 /// Longest inline request, or multibulk/bulk count line, Redis accepts (64 KiB).
@@ -200,7 +201,7 @@ impl RequestParser {
             end -= 1;
         }
         self.inline.clear();
-        if !split_args(&buf[..end], &mut self.inline, &mut self.spans) {
+        if !split_args_into(&buf[..end], &mut self.inline, &mut self.spans) {
             return Parsed::Error("Protocol error: unbalanced quotes in request");
         }
         Parsed::Request {
@@ -261,106 +262,6 @@ fn parse_len(s: &[u8]) -> Option<i64> {
         Some(-v)
     } else {
         Some(v)
-    }
-}
-
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\n' | b'\r' | b'\t' | b'\x0b' | b'\x0c')
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Split a line into arguments with Redis's quoting rules (sdssplitargs):
-/// double quotes with `\n \r \t \b \a \xHH` escapes, single quotes with `\'`,
-/// and a closing quote must be followed by a space or the end of the line.
-/// Unescaped arguments are appended to `out`, their spans to `spans`.
-/// Returns false on unbalanced quotes.
-pub fn split_args(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -> bool {
-    let mut i = 0;
-    let n = line.len();
-    loop {
-        while i < n && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= n {
-            return true;
-        }
-        let start = out.len();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                if i >= n {
-                    return false;
-                }
-                let c = line[i];
-                if c == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && hex_val(line[i + 2]).is_some()
-                    && hex_val(line[i + 3]).is_some()
-                {
-                    out.push(hex_val(line[i + 2]).unwrap() * 16 + hex_val(line[i + 3]).unwrap());
-                    i += 3;
-                } else if c == b'\\' && i + 1 < n {
-                    i += 1;
-                    out.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
-                        return false;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    out.push(c);
-                }
-            } else if in_sq {
-                if i >= n {
-                    return false;
-                }
-                let c = line[i];
-                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    i += 1;
-                    out.push(b'\'');
-                } else if c == b'\'' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
-                        return false;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    out.push(c);
-                }
-            } else {
-                if i >= n {
-                    break;
-                }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        break;
-                    }
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    c => out.push(c),
-                }
-            }
-            i += 1;
-        }
-        spans.push((start as u32, out.len() as u32));
     }
 }
 
