@@ -8,7 +8,7 @@
 //! its cached snapshot is stale.
 
 mod directives;
-mod glob;
+use crate::util::glob;
 mod parse;
 mod rewrite;
 mod value;
@@ -501,7 +501,7 @@ impl Loader<'_> {
                 .map(|rd| {
                     rd.filter_map(Result::ok)
                         .filter(|e| {
-                            glob::matches(
+                            glob::glob_match(
                                 pattern.as_bytes(),
                                 e.file_name().as_encoded_bytes(),
                                 false,
@@ -667,7 +667,7 @@ impl Config {
                     continue;
                 }
                 for name in std::iter::once(d.name).chain(d.alias) {
-                    if glob::matches(pat, name.as_bytes(), true) {
+                    if glob::glob_match(pat, name.as_bytes(), true) {
                         push(name.to_string(), i, &mut out);
                     }
                 }

@@ -260,7 +260,7 @@ fn memory_and_integer_parsing() {
 
 #[test]
 fn glob_matching() {
-    let m = |p: &str, t: &str| glob::matches(p.as_bytes(), t.as_bytes(), true);
+    let m = |p: &str, t: &str| glob::glob_match(p.as_bytes(), t.as_bytes(), true);
     assert!(m("*", "anything"));
     assert!(m("max*", "maxmemory"));
     assert!(m("MAX*", "maxmemory"));

@@ -22,31 +22,7 @@ pub(crate) enum Value {
     Dir(String),
 }
 
-/// Redis's strict integer parser: optional '-', no leading zeros, no '+',
-/// no spaces, must fit in i64.
-pub(crate) fn parse_strict_i64(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if digits[0] == b'0' && (digits.len() > 1 || neg) {
-        return None;
-    }
-    let mut v: i128 = 0;
-    for &c in digits {
-        v = v * 10 + i128::from(c - b'0');
-    }
-    if neg {
-        v = -v;
-    }
-    i64::try_from(v).ok()
-}
+pub(crate) use crate::util::num::parse_i64 as parse_strict_i64;
 
 /// C `strtoll` base 10: skips leading white space, accepts a sign, saturates
 /// on overflow. Returns the value and whether the whole input was consumed

@@ -235,35 +235,7 @@ static EXPECTED_DOLLAR: [&str; 95] = expected_table!(
 );
 
 /// Parse a length as Redis's string2ll does (strict decimal, optional `-`).
-#[inline]
-fn parse_len(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
-    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as i64)?;
-    }
-    if neg {
-        if v == 0 {
-            return None;
-        }
-        Some(-v)
-    } else {
-        Some(v)
-    }
-}
+use crate::util::num::parse_i64 as parse_len;
 
 #[cfg(test)]
 mod tests {
