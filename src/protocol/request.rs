@@ -12,7 +12,6 @@
 //! reply to send, after which the connection must be closed.
 
 use crate::util::args::split_args_into;
-use memchr::memchr;
 
 /// Longest inline request, or multibulk/bulk count line, Redis accepts (64 KiB).
 pub const INLINE_MAX_SIZE: usize = 64 * 1024;
@@ -111,7 +110,7 @@ impl RequestParser {
                 return self.parse_inline(buf);
             }
             // Multibulk count line.
-            let Some(cr) = memchr(b'\r', buf) else {
+            let Some(cr) = find_line_end(b'\r', buf) else {
                 if buf.len() > INLINE_MAX_SIZE {
                     return Parsed::Error("Protocol error: too big mbulk count string");
                 }
@@ -144,7 +143,7 @@ impl RequestParser {
         while self.remaining > 0 {
             if self.bulk_len < 0 {
                 let rest = &buf[self.pos..];
-                let Some(cr) = memchr(b'\r', rest) else {
+                let Some(cr) = find_line_end(b'\r', rest) else {
                     if rest.len() > INLINE_MAX_SIZE {
                         return self.fail("Protocol error: too big bulk count string");
                     }
@@ -190,7 +189,7 @@ impl RequestParser {
     }
 
     fn parse_inline(&mut self, buf: &[u8]) -> Parsed {
-        let Some(nl) = memchr(b'\n', buf) else {
+        let Some(nl) = find_line_end(b'\n', buf) else {
             if buf.len() > INLINE_MAX_SIZE {
                 return Parsed::Error("Protocol error: too big inline request");
             }
@@ -208,6 +207,18 @@ impl RequestParser {
             consumed: nl + 1,
             source: Source::Inline,
         }
+    }
+}
+
+/// Position of the first `byte`, searching only before the first NUL: Redis
+/// looks for line ends with `strchr`, so a NUL hides the rest of the buffer
+/// and such a line never completes (until the size limit turns it into an
+/// error).
+#[inline]
+fn find_line_end(byte: u8, buf: &[u8]) -> Option<usize> {
+    match memchr::memchr2(byte, 0, buf) {
+        Some(i) if buf[i] == byte => Some(i),
+        _ => None,
     }
 }
 
@@ -318,6 +329,28 @@ mod tests {
     }
 
     #[test]
+    fn nul_hides_the_line_end_as_in_redis() {
+        let mut p = RequestParser::new();
+        let l = Limits::default();
+        assert!(matches!(
+            p.parse(b"SET a\0b c\r\n", l),
+            Parsed::Incomplete { .. }
+        ));
+        assert!(matches!(p.parse(b"*1\0\r\n", l), Parsed::Incomplete { .. }));
+        let mut big = b"GET a\0\r\n".to_vec();
+        big.resize(INLINE_MAX_SIZE + 10, b'x');
+        assert_eq!(
+            p.parse(&big, l),
+            Parsed::Error("Protocol error: too big inline request")
+        );
+        // Inside a bulk payload a NUL is just data.
+        assert_eq!(
+            parse_all(b"*2\r\n$3\r\nGET\r\n$3\r\na\0b\r\n").unwrap(),
+            vec![vec![b"GET".to_vec(), b"a\0b".to_vec()]]
+        );
+    }
+
+    #[test]
     fn split_at_every_byte() {
         let input = b"*3\r\n$3\r\nSET\r\n$5\r\nhello\r\n$5\r\nworld\r\n";
         for cut in 0..input.len() {
@@ -332,6 +365,97 @@ mod tests {
                     assert_eq!(args_of(&p, input, source).len(), 3);
                 }
                 other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn encode(cmds: &[Vec<Vec<u8>>]) -> Vec<u8> {
+            let mut out = vec![];
+            for args in cmds {
+                out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+                for a in args {
+                    out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+                    out.extend_from_slice(a);
+                    out.extend_from_slice(b"\r\n");
+                }
+            }
+            out
+        }
+
+        /// Feeds `input` in chunks cut at `cuts`, the way reads deliver it,
+        /// removing consumed bytes between requests as a connection does.
+        fn parse_in_chunks(
+            input: &[u8],
+            cuts: &[usize],
+            complete: bool,
+        ) -> Result<Vec<Vec<Vec<u8>>>, &'static str> {
+            let mut p = RequestParser::new();
+            let mut buf: Vec<u8> = vec![];
+            let mut out = vec![];
+            let mut fed = 0;
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+            bounds.push(input.len());
+            bounds.sort();
+            for end in bounds {
+                buf.extend_from_slice(&input[fed..end.max(fed)]);
+                fed = end.max(fed);
+                loop {
+                    match p.parse(&buf, Limits::default()) {
+                        Parsed::Request { consumed, source } => {
+                            out.push(args_of(&p, &buf, source));
+                            buf.drain(..consumed);
+                        }
+                        Parsed::Incomplete { .. } => break,
+                        Parsed::Error(e) => return Err(e),
+                    }
+                }
+            }
+            if complete {
+                assert!(buf.is_empty() && !p.in_progress());
+            }
+            Ok(out)
+        }
+
+        proptest! {
+            #[test]
+            fn multibulk_round_trip_at_any_split(
+                cmds in prop::collection::vec(
+                    prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 1..6), 1..8),
+                cuts in prop::collection::vec(any::<usize>(), 0..12),
+            ) {
+                let input = encode(&cmds);
+                prop_assert_eq!(parse_in_chunks(&input, &cuts, true).unwrap(), cmds);
+            }
+
+            #[test]
+            fn inline_round_trip_at_any_split(
+                cmds in prop::collection::vec(
+                    prop::collection::vec("[a-zA-Z0-9:_]{1,12}", 1..6), 1..8),
+                cuts in prop::collection::vec(any::<usize>(), 0..12),
+            ) {
+                let mut input = vec![];
+                for c in &cmds {
+                    input.extend_from_slice(c.join(" ").as_bytes());
+                    input.extend_from_slice(b"\r\n");
+                }
+                let want: Vec<Vec<Vec<u8>>> = cmds
+                    .iter()
+                    .map(|c| c.iter().map(|a| a.as_bytes().to_vec()).collect())
+                    .collect();
+                prop_assert_eq!(parse_in_chunks(&input, &cuts, true).unwrap(), want);
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..300),
+                                           cuts in prop::collection::vec(any::<usize>(), 0..6)) {
+                let _ = parse_in_chunks(&input, &cuts, false).or_else(|e| {
+                    prop_assert!(e.starts_with("Protocol error: "));
+                    Ok::<_, TestCaseError>(vec![])
+                });
             }
         }
     }

@@ -21,6 +21,8 @@ fn hex_val(c: u8) -> Option<u8> {
 /// Unescaped arguments are appended to `out`, their spans to `spans`.
 /// Returns false on unbalanced quotes.
 pub fn split_args_into(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32)>) -> bool {
+    // Redis splits a C string: a NUL byte ends the line wherever it is.
+    let line = &line[..memchr::memchr(0, line).unwrap_or(line.len())];
     let mut i = 0;
     let n = line.len();
     loop {
@@ -88,7 +90,7 @@ pub fn split_args_into(line: &[u8], out: &mut Vec<u8>, spans: &mut Vec<(u32, u32
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                    b' ' | b'\n' | b'\r' | b'\t' => {
                         break;
                     }
                     b'"' => in_dq = true,
@@ -141,5 +143,12 @@ mod tests {
         assert_eq!(v(r#"set "a"b"#), None);
         assert_eq!(v("set 'a"), None);
         assert_eq!(v("set 'a'b"), None);
+        // A NUL ends the line, as in a C string; inside quotes that leaves
+        // them unbalanced.
+        assert_eq!(
+            v("get a\0b c").unwrap(),
+            vec![b"get".to_vec(), b"a".to_vec()]
+        );
+        assert_eq!(v("get \"a\0b\""), None);
     }
 }
