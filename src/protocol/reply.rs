@@ -24,6 +24,8 @@ pub struct Reply {
     errors: u64,
     last_error_code: [u8; 32],
     last_error_len: usize,
+    /// Reused buffer for formatting doubles, so a double reply never allocates.
+    scratch: Vec<u8>,
 }
 
 /// Position of an aggregate header whose length was not known when it was
@@ -42,6 +44,7 @@ impl Reply {
             errors: 0,
             last_error_code: [0; 32],
             last_error_len: 0,
+            scratch: Vec::with_capacity(32),
         }
     }
 
@@ -207,7 +210,8 @@ impl Reply {
 
     /// A double (`,` in RESP3, a bulk string in RESP2), formatted as Redis.
     pub fn double(&mut self, f: f64) {
-        let mut text = Vec::with_capacity(32);
+        let mut text = std::mem::take(&mut self.scratch);
+        text.clear();
         fmt_double(f, &mut text);
         match self.resp {
             Resp::V2 => self.bulk(&text),
@@ -217,6 +221,7 @@ impl Reply {
                 self.buf.extend_from_slice(b"\r\n");
             }
         }
+        self.scratch = text;
     }
 
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
@@ -265,11 +270,19 @@ impl Reply {
             (b'%', Resp::V2) => (b'*', 2 * len),
             (k, _) => (k, len),
         };
-        let mut header = Vec::with_capacity(16);
-        header.push(prefix);
-        header.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        header.extend_from_slice(b"\r\n");
-        self.buf.splice(d.at..d.at, header);
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n).as_bytes();
+        let header = [&[prefix][..], digits, b"\r\n"];
+        let header_len: usize = header.iter().map(|p| p.len()).sum();
+        // Open a gap at `at` and copy the header into it, without a temporary.
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + header_len, 0);
+        self.buf.copy_within(d.at..old_len, d.at + header_len);
+        let mut at = d.at;
+        for part in header {
+            self.buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
     }
 }
 
@@ -299,9 +312,10 @@ mod tests {
         r.boolean(false);
         r.double(1e21);
         r.verbatim(b"ab");
+        r.double(2.5);
         assert_eq!(
             r.bytes(),
-            b"_\r\n%1\r\n~2\r\n#f\r\n,1e+21\r\n=6\r\ntxt:ab\r\n"
+            b"_\r\n%1\r\n~2\r\n#f\r\n,1e+21\r\n=6\r\ntxt:ab\r\n,2.5\r\n"
         );
     }
 
