@@ -1,1 +1,541 @@
 //! Command families and the dispatch table.
+//!
+//! Each family module (`strings`, `keys`, `connection`, `server` …) exports
+//! `COMMANDS: &[CommandDef]`, declaring every command's metadata (arity,
+//! flags, ACL categories, keys, summary) beside its handler. [`Table`] is
+//! built from those lists; [`execute`] looks a request up, checks arity and
+//! authentication, locks the shards of the command's keys and runs the
+//! handler, then records statistics.
+
+pub mod bitmaps;
+pub mod connection;
+pub mod expire;
+pub mod introspection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use crate::protocol::reply::Reply;
+use crate::server::client::Client;
+use crate::server::shared::Shared;
+use crate::storage::keyspace::Db;
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+/// Command flags (Redis's names, as `COMMAND INFO` shows them).
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const MODULE: u32 = 1 << 3;
+    pub const ADMIN: u32 = 1 << 4;
+    pub const PUBSUB: u32 = 1 << 5;
+    pub const NOSCRIPT: u32 = 1 << 6;
+    pub const BLOCKING: u32 = 1 << 7;
+    pub const LOADING: u32 = 1 << 8;
+    pub const STALE: u32 = 1 << 9;
+    pub const SKIP_MONITOR: u32 = 1 << 10;
+    pub const SKIP_SLOWLOG: u32 = 1 << 11;
+    pub const ASKING: u32 = 1 << 12;
+    pub const FAST: u32 = 1 << 13;
+    pub const NO_AUTH: u32 = 1 << 14;
+    pub const MAY_REPLICATE: u32 = 1 << 15;
+    pub const SENTINEL: u32 = 1 << 16;
+    pub const ONLY_SENTINEL: u32 = 1 << 17;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 18;
+    pub const PROTECTED: u32 = 1 << 19;
+    pub const NO_ASYNC_LOADING: u32 = 1 << 20;
+    pub const NO_MULTI: u32 = 1 << 21;
+    pub const MOVABLE_KEYS: u32 = 1 << 22;
+    pub const ALLOW_BUSY: u32 = 1 << 23;
+
+    /// Names in the order Redis lists them in `COMMAND INFO`.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (MODULE, "module"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (SENTINEL, "sentinel"),
+        (ONLY_SENTINEL, "only_sentinel"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (PROTECTED, "protected"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+    ];
+}
+
+/// ACL categories (`@read`, `@string` …).
+pub mod acl {
+    pub const KEYSPACE: u32 = 1 << 0;
+    pub const READ: u32 = 1 << 1;
+    pub const WRITE: u32 = 1 << 2;
+    pub const SET: u32 = 1 << 3;
+    pub const SORTEDSET: u32 = 1 << 4;
+    pub const LIST: u32 = 1 << 5;
+    pub const HASH: u32 = 1 << 6;
+    pub const STRING: u32 = 1 << 7;
+    pub const BITMAP: u32 = 1 << 8;
+    pub const HYPERLOGLOG: u32 = 1 << 9;
+    pub const GEO: u32 = 1 << 10;
+    pub const STREAM: u32 = 1 << 11;
+    pub const PUBSUB: u32 = 1 << 12;
+    pub const ADMIN: u32 = 1 << 13;
+    pub const FAST: u32 = 1 << 14;
+    pub const SLOW: u32 = 1 << 15;
+    pub const BLOCKING: u32 = 1 << 16;
+    pub const DANGEROUS: u32 = 1 << 17;
+    pub const CONNECTION: u32 = 1 << 18;
+    pub const TRANSACTION: u32 = 1 << 19;
+    pub const SCRIPTING: u32 = 1 << 20;
+
+    /// Names in Redis's order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Which shards the dispatcher locks before calling a handler.
+#[derive(Clone, Copy, Debug)]
+pub enum Keys {
+    /// No key: nothing locked (the handler may lock what it needs itself).
+    None,
+    /// Keys at `first`, `first + step` … up to `last` (negative = counted
+    /// from the end, -1 = last argument). Redis's legacy (first, last, step).
+    Range { first: i16, last: i16, step: i16 },
+    /// Keys found by a function (`numkeys` forms and the like); it pushes
+    /// argument indexes.
+    Custom(fn(&Args, &mut Vec<usize>)),
+    /// Every shard (whole-keyspace commands).
+    All,
+}
+
+impl Keys {
+    /// One key, at argument 1.
+    pub const ONE: Keys = Keys::Range {
+        first: 1,
+        last: 1,
+        step: 1,
+    };
+    /// Every argument from 1 on is a key.
+    pub const ALL_ARGS: Keys = Keys::Range {
+        first: 1,
+        last: -1,
+        step: 1,
+    };
+}
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx, &Args);
+
+/// One command (or subcommand) and everything known about it.
+pub struct CommandDef {
+    /// Lowercase name; subcommands are named `container|sub`.
+    pub name: &'static str,
+    /// Redis arity: `n` = exactly n arguments (with the name), `-n` = at
+    /// least n.
+    pub arity: i32,
+    pub flags: u32,
+    pub acl: u32,
+    pub keys: Keys,
+    /// Redis's command group (`string`, `generic`, `connection` …).
+    pub group: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// One line in our own words.
+    pub summary: &'static str,
+    pub handler: Handler,
+    pub subcommands: &'static [CommandDef],
+}
+
+fn no_handler(ctx: &mut Ctx, _: &Args) {
+    ctx.out.err("ERR this command has no handler");
+}
+
+impl CommandDef {
+    /// Defaults for the fields a declaration leaves out.
+    pub const DEFAULT: CommandDef = CommandDef {
+        name: "",
+        arity: 1,
+        flags: 0,
+        acl: 0,
+        keys: Keys::None,
+        group: "generic",
+        since: "1.0.0",
+        summary: "",
+        handler: no_handler,
+        subcommands: &[],
+    };
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Name of the container command for a subcommand (`config|get` → `config`).
+    pub fn container(&self) -> Option<&'static str> {
+        self.name.split_once('|').map(|(c, _)| c)
+    }
+
+    /// The legacy (first, last, step) of COMMAND INFO.
+    pub fn key_range(&self) -> (i64, i64, i64) {
+        match self.keys {
+            Keys::Range { first, last, step } => (first as i64, last as i64, step as i64),
+            _ => (0, 0, 0),
+        }
+    }
+}
+
+/// The arguments of one request: spans into a buffer, no copies.
+#[derive(Clone, Copy)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    spans: &'a [(u32, u32)],
+}
+
+impl<'a> Args<'a> {
+    pub fn new(buf: &'a [u8], spans: &'a [(u32, u32)]) -> Args<'a> {
+        Args { buf, spans }
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Argument `i` (0 = the command name). Panics when out of range.
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        let (s, e) = self.spans[i];
+        &self.buf[s as usize..e as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Arguments from `from` on.
+    pub fn rest(&self, from: usize) -> Args<'a> {
+        Args {
+            buf: self.buf,
+            spans: &self.spans[from.min(self.spans.len())..],
+        }
+    }
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    /// The selected database over the shards the dispatcher locked.
+    pub db: Db<'a>,
+    /// The connection's reply buffer.
+    pub out: &'a mut Reply,
+    /// The calling connection's state.
+    pub client: &'a mut Client,
+    /// Server-wide state.
+    pub srv: &'a Shared,
+    /// The command being run.
+    pub def: &'static CommandDef,
+}
+
+impl Ctx<'_> {
+    /// `ERR syntax error`.
+    pub fn syntax_error(&mut self) {
+        self.out.err("ERR syntax error");
+    }
+
+    /// `ERR value is not an integer or out of range`.
+    pub fn not_integer(&mut self) {
+        self.out.err("ERR value is not an integer or out of range");
+    }
+
+    /// `WRONGTYPE …`.
+    pub fn wrong_type(&mut self) {
+        self.out
+            .err("WRONGTYPE Operation against a key holding the wrong kind of value");
+    }
+}
+
+/// Every family's declarations, in the order COMMAND lists them.
+pub fn all_families() -> Vec<&'static [CommandDef]> {
+    vec![
+        strings::COMMANDS,
+        bitmaps::COMMANDS,
+        keys::COMMANDS,
+        expire::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+        introspection::COMMANDS,
+    ]
+}
+
+/// The dispatch table: command name (lowercase) → definition. Each
+/// definition (commands and subcommands) also has a dense id for per-command
+/// statistics.
+pub struct Table {
+    by_name: HashMap<Vec<u8>, (&'static CommandDef, usize)>,
+    /// Every definition, commands and subcommands; index = id. A command's
+    /// subcommands follow it, so subcommand `k` has id `command id + 1 + k`.
+    all: Vec<&'static CommandDef>,
+}
+
+impl Table {
+    /// Builds the table, applying `rename-command` pairs (an empty new name
+    /// disables the command).
+    pub fn new(renames: &[(String, String)]) -> Table {
+        let mut by_name = HashMap::new();
+        let mut all = Vec::new();
+        for fam in all_families() {
+            for def in fam {
+                by_name.insert(def.name.as_bytes().to_vec(), (def, all.len()));
+                all.push(def);
+                for sub in def.subcommands {
+                    all.push(sub);
+                }
+            }
+        }
+        for (old, new) in renames {
+            if let Some(def) = by_name.remove(old.to_ascii_lowercase().as_bytes())
+                && !new.is_empty()
+            {
+                by_name.insert(new.to_ascii_lowercase().into_bytes(), def);
+            }
+        }
+        Table { by_name, all }
+    }
+
+    /// Looks a command name up, case-insensitively.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<(&'static CommandDef, usize)> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name.get(&*lower).copied()
+    }
+
+    /// The commands a client can call (after renames), by name.
+    pub fn commands(&self) -> impl Iterator<Item = (&[u8], &'static CommandDef)> {
+        self.by_name.iter().map(|(k, v)| (k.as_slice(), v.0))
+    }
+
+    /// Every definition including subcommands; the index is its id.
+    pub fn all(&self) -> &[&'static CommandDef] {
+        &self.all
+    }
+
+    /// Finds a subcommand of `def` (whose id is `id`) by name,
+    /// case-insensitively; returns it with its id.
+    pub fn subcommand(
+        def: &'static CommandDef,
+        id: usize,
+        name: &[u8],
+    ) -> Option<(&'static CommandDef, usize)> {
+        def.subcommands.iter().enumerate().find_map(|(k, s)| {
+            let sub = s.name.split_once('|').map(|(_, b)| b).unwrap_or(s.name);
+            sub.as_bytes()
+                .eq_ignore_ascii_case(name)
+                .then_some((s, id + 1 + k))
+        })
+    }
+}
+
+/// Appends Redis's rendering of the first arguments to an error message
+/// (`'a' 'b' `), at most about 128 characters, as in unknown-command errors.
+fn args_preview(args: &Args, from: usize, msg: &mut Vec<u8>) {
+    let mut len = 0usize;
+    for i in from..args.len() {
+        if len >= 128 {
+            break;
+        }
+        let a = args.get(i);
+        let take = a.len().min(128 - len);
+        msg.push(b'\'');
+        msg.extend_from_slice(&a[..take]);
+        msg.extend_from_slice(b"' ");
+        len += take + 3;
+    }
+}
+
+/// Truncates to at most `n` bytes (Redis's `%.128s`).
+fn clip(s: &[u8], n: usize) -> &[u8] {
+    &s[..s.len().min(n)]
+}
+
+/// Resolves the definition of a request, answering Redis's error when there
+/// is none or the arity is wrong. On error the reply is written and `None`
+/// returned.
+pub fn resolve(srv: &Shared, out: &mut Reply, args: &Args) -> Option<(&'static CommandDef, usize)> {
+    let name = args.get(0);
+    let Some((mut def, mut id)) = srv.table.lookup(name) else {
+        let mut msg = b"ERR unknown command '".to_vec();
+        msg.extend_from_slice(clip(name, 128));
+        msg.extend_from_slice(b"', with args beginning with: ");
+        args_preview(args, 1, &mut msg);
+        out.error(&msg);
+        return None;
+    };
+    if !def.subcommands.is_empty() && args.len() >= 2 {
+        match Table::subcommand(def, id, args.get(1)) {
+            Some((sub, sub_id)) => (def, id) = (sub, sub_id),
+            None => {
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(clip(args.get(1), 128));
+                msg.extend_from_slice(b"'. Try ");
+                msg.extend_from_slice(def.name.to_ascii_uppercase().as_bytes());
+                msg.extend_from_slice(b" HELP.");
+                out.error(&msg);
+                return None;
+            }
+        }
+    }
+    let argc = args.len() as i32;
+    if (def.arity > 0 && argc != def.arity) || argc < -def.arity {
+        let msg = format!("ERR wrong number of arguments for '{}' command", def.name);
+        out.err(&msg);
+        return None;
+    }
+    Some((def, id))
+}
+
+/// Runs one request for a client: lookup, checks, locking, the handler,
+/// statistics. The reply is appended to `out`.
+pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) {
+    let errors_before = out.error_count();
+    let Some((def, id)) = resolve(srv, out, args) else {
+        client.note_rejected(srv, None, out);
+        return;
+    };
+    if !client.authenticated && !def.has(flags::NO_AUTH) {
+        out.err("NOAUTH Authentication required.");
+        client.note_rejected(srv, Some(id), out);
+        return;
+    }
+    run(srv, client, out, args, def, id, errors_before);
+}
+
+/// Locks and calls `def`'s handler, then records statistics.
+pub fn run(
+    srv: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &Args,
+    def: &'static CommandDef,
+    id: usize,
+    errors_before: u64,
+) {
+    let mark = out.len();
+    let start = Instant::now();
+    let db_index = client.db;
+    let dirty = {
+        let ks = &srv.keyspace;
+        let db = match def.keys {
+            Keys::None => ks.view_none(db_index),
+            Keys::Range {
+                first: 1, last: 1, ..
+            } => ks.view_one(db_index, args.get(1)),
+            Keys::Range { first, last, step } => {
+                let argc = args.len() as i64;
+                let last = if last < 0 {
+                    argc + last as i64
+                } else {
+                    (last as i64).min(argc - 1)
+                };
+                let step = step.max(1) as usize;
+                let idx = (first as usize..=last.max(0) as usize).step_by(step);
+                ks.view_keys(
+                    db_index,
+                    idx.filter(|&i| i < args.len()).map(|i| args.get(i)),
+                )
+            }
+            Keys::Custom(f) => {
+                let mut idx = Vec::new();
+                f(args, &mut idx);
+                ks.view_keys(
+                    db_index,
+                    idx.into_iter()
+                        .filter(|&i| i < args.len())
+                        .map(|i| args.get(i)),
+                )
+            }
+            Keys::All => ks.view_all(db_index),
+        };
+        let mut ctx = Ctx {
+            db,
+            out: &mut *out,
+            client: &mut *client,
+            srv,
+            def,
+        };
+        let res = catch_unwind(AssertUnwindSafe(|| (def.handler)(&mut ctx, args)));
+        let dirty = ctx.db.dirty;
+        drop(ctx);
+        if let Err(panic) = res {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            crate::server::log::warning(&format!(
+                "Internal error while running '{}': {what}",
+                def.name
+            ));
+            out.truncate(mark);
+            out.err("ERR internal error while running the command");
+        }
+        dirty
+    };
+    let elapsed = start.elapsed();
+    if dirty > 0 {
+        srv.add_dirty(dirty);
+    }
+    client.note_call(
+        srv,
+        def,
+        id,
+        args,
+        elapsed,
+        out.error_count() > errors_before,
+        out,
+    );
+}

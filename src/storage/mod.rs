@@ -1,3 +1,6 @@
-//! The keyspace and the data structures behind values.
+//! Data structures and the keyspace; nothing here knows about commands,
+//! replies or sockets.
 
 pub mod dict;
+pub mod keyspace;
+pub mod value;

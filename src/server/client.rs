@@ -1,0 +1,241 @@
+//! Client state: [`Client`] is owned by the connection task; [`ClientInfo`]
+//! is the part other threads may read or act on (CLIENT LIST, CLIENT KILL,
+//! idle timeouts), shared through the server's registry.
+
+use crate::commands::{Args, CommandDef, flags};
+use crate::config::Settings;
+use crate::protocol::reply::Reply;
+use crate::server::shared::{Shared, SlowEntry};
+use crate::storage::keyspace::unix_ms;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// `CLIENT REPLY` mode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    SkipNext,
+    /// Skipping the reply of the current command.
+    Skip,
+}
+
+/// What other threads can see of a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i32,
+    pub unix_socket: bool,
+    /// Creation time, Unix ms.
+    pub created_ms: i64,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Last interaction, Unix ms.
+    pub last_interaction_ms: AtomicI64,
+    /// Id of the last command run (index into the command table), +1; 0 = none.
+    pub last_cmd: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub qbuf_free: AtomicUsize,
+    pub omem: AtomicUsize,
+    pub tot_net_in: AtomicU64,
+    pub tot_net_out: AtomicU64,
+    pub no_evict: AtomicBool,
+    pub killed: AtomicBool,
+    /// True once the connection closed its socket (guards `fd` reuse).
+    closed: Mutex<bool>,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, unix_socket: bool) -> ClientInfo {
+        let now = unix_ms();
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            unix_socket,
+            created_ms: now,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_interaction_ms: AtomicI64::new(now),
+            last_cmd: AtomicUsize::new(0),
+            qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
+            omem: AtomicUsize::new(0),
+            tot_net_in: AtomicU64::new(0),
+            tot_net_out: AtomicU64::new(0),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            closed: Mutex::new(false),
+        }
+    }
+
+    /// Asks the connection to close: marks it killed and shuts its socket
+    /// down, which wakes the connection task wherever it waits.
+    pub fn kill(&self) {
+        let closed = self.closed.lock();
+        self.killed.store(true, Ordering::Relaxed);
+        if !*closed {
+            // SAFETY: the fd belongs to the live connection (checked under
+            // the lock the connection takes before closing it).
+            unsafe {
+                libc::shutdown(self.fd, libc::SHUT_RDWR);
+            }
+        }
+    }
+
+    /// Called by the connection before it closes the socket.
+    pub fn mark_closed(&self) {
+        *self.closed.lock() = true;
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Relaxed)
+    }
+}
+
+/// Per-connection state, owned by the connection task.
+pub struct Client {
+    pub id: u64,
+    /// Selected database.
+    pub db: usize,
+    pub authenticated: bool,
+    /// Close the connection once the pending replies are written (QUIT).
+    pub close_after_reply: bool,
+    pub reply_mode: ReplyMode,
+    /// Connected from the local host (or a Unix socket).
+    pub is_local: bool,
+    /// Worker index for statistics.
+    pub worker: usize,
+    pub info: Arc<ClientInfo>,
+    /// The configuration as of this connection's last read batch.
+    pub settings: Arc<Settings>,
+    settings_version: u64,
+}
+
+impl Client {
+    pub fn new(srv: &Shared, info: Arc<ClientInfo>, worker: usize, is_local: bool) -> Client {
+        let settings = srv.settings();
+        Client {
+            settings_version: srv.config.version(),
+            authenticated: settings.requirepass.is_none(),
+            settings,
+            id: info.id,
+            db: 0,
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            is_local,
+            worker,
+            info,
+        }
+    }
+
+    /// Picks up configuration changes (one atomic load when none).
+    #[inline]
+    pub fn refresh_settings(&mut self, srv: &Shared) {
+        let v = srv.config.version();
+        if v != self.settings_version {
+            self.settings_version = v;
+            self.settings = srv.settings();
+        }
+    }
+
+    /// Selects a database (the caller has validated the index).
+    pub fn select(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    /// Records a command rejected before running (unknown, arity, auth).
+    pub fn note_rejected(&mut self, srv: &Shared, id: Option<usize>, out: &Reply) {
+        let w = &srv.workers[self.worker];
+        if let Some(id) = id {
+            w.per_command[id].rejected.add(1);
+        }
+        self.note_error(srv, out);
+    }
+
+    fn note_error(&mut self, srv: &Shared, out: &Reply) {
+        let w = &srv.workers[self.worker];
+        w.total_errors.add(1);
+        let code = String::from_utf8_lossy(out.last_error_code()).into_owned();
+        *w.errors.lock().entry(code).or_insert(0) += 1;
+    }
+
+    /// Records a command that ran: counters, the slow log.
+    pub fn note_call(
+        &mut self,
+        srv: &Shared,
+        def: &'static CommandDef,
+        id: usize,
+        args: &Args,
+        elapsed: Duration,
+        failed: bool,
+        out: &Reply,
+    ) {
+        let w = &srv.workers[self.worker];
+        let micros = elapsed.as_micros() as u64;
+        w.commands.add(1);
+        let st = &w.per_command[id];
+        st.calls.add(1);
+        st.usec.add(micros);
+        self.info.last_cmd.store(id + 1, Ordering::Relaxed);
+        if failed {
+            st.failed.add(1);
+            self.note_error(srv, out);
+        }
+        if !def.has(flags::SKIP_SLOWLOG) {
+            let threshold = self.settings.slowlog_log_slower_than;
+            if threshold >= 0 && micros >= threshold as u64 {
+                let max_len = self.settings.slowlog_max_len as usize;
+                self.log_slow(srv, args, micros, max_len);
+            }
+        }
+    }
+
+    fn log_slow(&self, srv: &Shared, args: &Args, micros: u64, max_len: usize) {
+        // As Redis: at most 32 arguments (the last says how many more) and
+        // 128 bytes per argument (with a note of how many more).
+        let argc = args.len();
+        let shown = argc.min(32);
+        let mut list = Vec::with_capacity(shown);
+        for i in 0..shown {
+            if shown < argc && i == shown - 1 {
+                list.push(format!("... ({} more arguments)", argc - shown + 1).into_bytes());
+                break;
+            }
+            let a = args.get(i);
+            if a.len() > 128 {
+                let mut v = a[..128].to_vec();
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                list.push(v);
+            } else {
+                list.push(a.to_vec());
+            }
+        }
+        let mut log = srv.slowlog.lock();
+        let id = log.next_id;
+        log.next_id += 1;
+        log.entries.push_front(SlowEntry {
+            id,
+            time: unix_ms() / 1000,
+            micros,
+            args: list,
+            addr: self.info.addr.clone(),
+            name: self.info.name.lock().clone().unwrap_or_default(),
+        });
+        while log.entries.len() > max_len {
+            log.entries.pop_back();
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Server-wide state every connection and command can reach: configuration,
+//! the keyspace, the command table, the client registry and statistics.
+//!
+//! Statistics written on every command live in per-worker blocks that only
+//! their own thread updates (plain relaxed load + store, no locked
+//! instructions); readers (INFO) sum them.
+
+use crate::commands::Table;
+use crate::config::{Config, Settings};
+use crate::server::client::ClientInfo;
+use crate::storage::keyspace::{Keyspace, unix_ms};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// A counter written by one thread only.
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
+    }
+
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub fn reset(&self) {
+        self.0.store(0, Ordering::Relaxed)
+    }
+}
+
+/// Per-command counters (`INFO commandstats`).
+#[derive(Default)]
+pub struct CmdStats {
+    pub calls: Counter,
+    pub usec: Counter,
+    pub rejected: Counter,
+    pub failed: Counter,
+}
+
+/// Counters of one worker thread, padded to its own cache lines.
+#[repr(align(128))]
+pub struct WorkerStats {
+    pub commands: Counter,
+    pub net_input: Counter,
+    pub net_output: Counter,
+    pub per_command: Box<[CmdStats]>,
+    /// Error replies by code (`ERR`, `WRONGTYPE` …): `INFO errorstats`.
+    pub errors: Mutex<HashMap<String, u64>>,
+    pub total_errors: Counter,
+}
+
+impl WorkerStats {
+    fn new(ncommands: usize) -> WorkerStats {
+        WorkerStats {
+            commands: Counter::default(),
+            net_input: Counter::default(),
+            net_output: Counter::default(),
+            per_command: (0..ncommands).map(|_| CmdStats::default()).collect(),
+            errors: Mutex::new(HashMap::new()),
+            total_errors: Counter::default(),
+        }
+    }
+}
+
+/// One SLOWLOG entry.
+pub struct SlowEntry {
+    pub id: u64,
+    pub time: i64,
+    pub micros: u64,
+    pub args: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: Vec<u8>,
+}
+
+/// The slow log: newest first, bounded by `slowlog-max-len`.
+#[derive(Default)]
+pub struct SlowLog {
+    pub next_id: u64,
+    pub entries: VecDeque<SlowEntry>,
+}
+
+/// Samples for `instantaneous_ops_per_sec` and friends.
+#[derive(Default)]
+pub struct InstantMetric {
+    samples: [u64; 16],
+    idx: usize,
+    last_time: u64,
+    last_value: u64,
+}
+
+impl InstantMetric {
+    /// Records the counter `value` at time `now_ms`.
+    pub fn track(&mut self, now_ms: u64, value: u64) {
+        let dt = now_ms.saturating_sub(self.last_time);
+        if self.last_time != 0 && dt > 0 {
+            let rate = value.saturating_sub(self.last_value) * 1000 / dt;
+            self.samples[self.idx] = rate;
+            self.idx = (self.idx + 1) % self.samples.len();
+        }
+        self.last_time = now_ms;
+        self.last_value = value;
+    }
+
+    pub fn value(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / self.samples.len() as u64
+    }
+}
+
+/// Global counters updated rarely (per connection, not per command).
+#[derive(Default)]
+pub struct GlobalStats {
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub connected_clients: AtomicUsize,
+    pub expired_keys_active: AtomicU64,
+    pub ops_per_sec: Mutex<InstantMetric>,
+    pub input_kbps: Mutex<InstantMetric>,
+    pub output_kbps: Mutex<InstantMetric>,
+}
+
+/// State of `CLIENT PAUSE`.
+#[derive(Default, Clone, Copy)]
+pub struct Pause {
+    /// Unix ms when the pause ends (0 = not paused).
+    pub until: i64,
+    /// True for `WRITE` mode (only writes wait), false for `ALL`.
+    pub write_only: bool,
+}
+
+/// Everything shared by all threads.
+pub struct Shared {
+    pub config: Arc<Config>,
+    pub keyspace: Keyspace,
+    pub table: Table,
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    pub next_client_id: AtomicU64,
+    pub workers: Box<[WorkerStats]>,
+    pub stats: GlobalStats,
+    pub started: Instant,
+    pub started_unix_ms: i64,
+    pub run_id: String,
+    /// Changes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+    pub lastsave: AtomicI64,
+    pub slowlog: Mutex<SlowLog>,
+    pub pause: Mutex<Pause>,
+    pub active_expire_enabled: AtomicBool,
+    /// Set when the server is shutting down.
+    pub shutting_down: AtomicBool,
+    /// Addresses the server listens on (`tcp_port` etc. for INFO).
+    pub tcp_port: AtomicUsize,
+    pub executable: String,
+    pub threads: usize,
+}
+
+impl Shared {
+    pub fn new(config: Arc<Config>, threads: usize) -> Shared {
+        let settings = config.settings();
+        let table = Table::new(&config.renamed_commands());
+        let ncmd = table.all().len();
+        let run_id = random_hex40();
+        let now = unix_ms();
+        Shared {
+            keyspace: Keyspace::new(settings.databases),
+            table,
+            clients: Mutex::new(BTreeMap::new()),
+            next_client_id: AtomicU64::new(1),
+            workers: (0..threads.max(1) + 1)
+                .map(|_| WorkerStats::new(ncmd))
+                .collect(),
+            stats: GlobalStats::default(),
+            started: Instant::now(),
+            started_unix_ms: now,
+            run_id,
+            dirty: AtomicU64::new(0),
+            lastsave: AtomicI64::new(now / 1000),
+            slowlog: Mutex::new(SlowLog::default()),
+            pause: Mutex::new(Pause::default()),
+            active_expire_enabled: AtomicBool::new(true),
+            shutting_down: AtomicBool::new(false),
+            tcp_port: AtomicUsize::new(settings.port as usize),
+            executable: std::env::current_exe()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            threads,
+            config,
+        }
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        self.config.settings()
+    }
+
+    #[inline]
+    pub fn add_dirty(&self, n: u64) {
+        self.dirty.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Total commands processed over all workers.
+    pub fn total_commands(&self) -> u64 {
+        self.workers.iter().map(|w| w.commands.get()).sum()
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Resets the counters CONFIG RESETSTAT clears.
+    pub fn reset_stats(&self) {
+        for w in self.workers.iter() {
+            w.commands.reset();
+            w.net_input.reset();
+            w.net_output.reset();
+            w.total_errors.reset();
+            w.errors.lock().clear();
+            for c in w.per_command.iter() {
+                c.calls.reset();
+                c.usec.reset();
+                c.rejected.reset();
+                c.failed.reset();
+            }
+        }
+        self.stats.connections_received.store(0, Ordering::Relaxed);
+        self.stats.rejected_connections.store(0, Ordering::Relaxed);
+        self.stats.expired_keys_active.store(0, Ordering::Relaxed);
+        self.keyspace.reset_stats();
+    }
+
+    /// The clients registered now (a snapshot).
+    pub fn client_list(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients.lock().values().cloned().collect()
+    }
+}
+
+/// 40 random hex digits (run id, replication id).
+pub fn random_hex40() -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..40)
+        .map(|_| char::from_digit(rng.random_range(0..16u32), 16).unwrap())
+        .collect()
+}

@@ -1,0 +1,546 @@
+//! The keyspace: a fixed set of shards, each a mutex over every database's
+//! tables for the keys that hash to it, and [`Db`], the locked view a
+//! command works through.
+//!
+//! A key's shard is the top bits of [`hash_bytes`]; the dict uses the low
+//! bits for buckets, so one hash serves both. A command locks the shards of
+//! its keys in ascending order (no deadlock), or all of them for commands
+//! over the whole keyspace. Expired keys are deleted lazily when a command
+//! touches them, and actively by [`Keyspace::active_expire_cycle`].
+
+use super::dict::{Dict, hash_bytes};
+use super::value::{Entry, NO_EXPIRE, Value};
+use compact_bytes::CompactBytes;
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// log2 of the number of shards.
+pub const SHARD_BITS: u32 = 4;
+/// Number of shards.
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Current Unix time in milliseconds.
+#[inline]
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Shard index of a key hash.
+#[inline]
+pub fn shard_of(hash: u64) -> usize {
+    (hash >> (64 - SHARD_BITS)) as usize
+}
+
+/// One database's part of one shard.
+#[derive(Default)]
+pub struct DbTable {
+    /// Every key with its value.
+    pub main: Dict<CompactBytes, Entry>,
+    /// The keys that have a TTL (value = expiry), sampled by active expiry.
+    pub expires: Dict<CompactBytes, i64>,
+}
+
+impl DbTable {
+    /// Removes a key from both tables.
+    pub fn remove_hashed(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        let (_, e) = self.main.remove_hashed(hash, key)?;
+        if e.has_expire() {
+            self.expires.remove_hashed(hash, key);
+        }
+        Some(e)
+    }
+}
+
+/// Counters a shard keeps under its lock; summed for INFO.
+#[derive(Default, Clone, Copy)]
+pub struct ShardStats {
+    pub expired_keys: u64,
+    pub keyspace_hits: u64,
+    pub keyspace_misses: u64,
+    pub expired_stale_perc_sum: u64,
+}
+
+/// The tables of every database for the keys of one shard.
+pub struct Shard {
+    pub dbs: Box<[DbTable]>,
+    pub stats: ShardStats,
+    /// Active expiry: which database the next cycle starts with.
+    expire_db_cursor: usize,
+    /// Active expiry: where in the expires table sampling resumes.
+    expire_scan_cursor: u64,
+}
+
+/// The whole dataset.
+pub struct Keyspace {
+    shards: Box<[Mutex<Shard>]>,
+    databases: usize,
+    /// Seconds since start, the clock stored in `Entry::lru`.
+    lru_clock: AtomicU32,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        let shards = (0..SHARDS)
+            .map(|_| {
+                Mutex::new(Shard {
+                    dbs: (0..databases).map(|_| DbTable::default()).collect(),
+                    stats: ShardStats::default(),
+                    expire_db_cursor: 0,
+                    expire_scan_cursor: 0,
+                })
+            })
+            .collect();
+        Keyspace {
+            shards,
+            databases,
+            lru_clock: AtomicU32::new(0),
+        }
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    /// The LRU clock (seconds), advanced by the server's cron.
+    #[inline]
+    pub fn lru_clock(&self) -> u32 {
+        self.lru_clock.load(Ordering::Relaxed)
+    }
+
+    pub fn set_lru_clock(&self, secs: u32) {
+        self.lru_clock.store(secs, Ordering::Relaxed)
+    }
+
+    /// Locks one shard.
+    pub fn lock_shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].lock()
+    }
+
+    /// A view with no shard locked (commands without keys).
+    pub fn view_none(&self, db: usize) -> Db<'_> {
+        Db::new(self, Guards::None, db)
+    }
+
+    /// A view with the shard of one key locked.
+    #[inline]
+    pub fn view_one(&self, db: usize, key: &[u8]) -> Db<'_> {
+        let s = shard_of(hash_bytes(key));
+        Db::new(self, Guards::One(s, self.shards[s].lock()), db)
+    }
+
+    /// A view with the shards of several keys locked (ascending order).
+    pub fn view_keys<'k>(&self, db: usize, keys: impl Iterator<Item = &'k [u8]>) -> Db<'_> {
+        let mut mask: u64 = 0;
+        for k in keys {
+            mask |= 1 << shard_of(hash_bytes(k));
+        }
+        if mask.count_ones() == 1 {
+            let s = mask.trailing_zeros() as usize;
+            return Db::new(self, Guards::One(s, self.shards[s].lock()), db);
+        }
+        let mut guards = Vec::with_capacity(mask.count_ones() as usize);
+        while mask != 0 {
+            let s = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            guards.push((s, self.shards[s].lock()));
+        }
+        Db::new(self, Guards::Many(guards), db)
+    }
+
+    /// A view with every shard locked (whole-keyspace commands, EXEC).
+    pub fn view_all(&self, db: usize) -> Db<'_> {
+        let guards = (0..SHARDS).map(|s| (s, self.shards[s].lock())).collect();
+        Db::new(self, Guards::Many(guards), db)
+    }
+
+    /// Sum of the shards' counters.
+    pub fn stats(&self) -> ShardStats {
+        let mut total = ShardStats::default();
+        for s in self.shards.iter() {
+            let st = s.lock().stats;
+            total.expired_keys += st.expired_keys;
+            total.keyspace_hits += st.keyspace_hits;
+            total.keyspace_misses += st.keyspace_misses;
+            total.expired_stale_perc_sum += st.expired_stale_perc_sum;
+        }
+        total
+    }
+
+    /// Clears the counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for s in self.shards.iter() {
+            s.lock().stats = ShardStats::default();
+        }
+    }
+
+    /// Per database: (keys, keys with TTL).
+    pub fn db_sizes(&self) -> Vec<(usize, usize)> {
+        let mut out = vec![(0, 0); self.databases];
+        for s in self.shards.iter() {
+            let g = s.lock();
+            for (i, t) in g.dbs.iter().enumerate() {
+                out[i].0 += t.main.len();
+                out[i].1 += t.expires.len();
+            }
+        }
+        out
+    }
+
+    /// One round of active expiry over every shard, as Redis's
+    /// `activeExpireCycle`: per database, sample keys with a TTL and delete
+    /// the expired ones, repeating while more than `stale_pct` percent of a
+    /// sample was expired, until `budget` elapses. Each shard is locked only
+    /// for a bounded batch, so clients are never stalled for long.
+    /// Returns the number of keys deleted.
+    pub fn active_expire_cycle(&self, budget: std::time::Duration, effort: u32) -> u64 {
+        let start = std::time::Instant::now();
+        let per_loop = 20 + 5 * (effort.saturating_sub(1) as usize);
+        let stale_pct = 10usize
+            .saturating_sub(effort.saturating_sub(1) as usize)
+            .max(1);
+        let mut deleted = 0;
+        for shard in self.shards.iter() {
+            loop {
+                let mut g = shard.lock();
+                let now = unix_ms();
+                let (expired, sampled) = g.expire_some(now, per_loop, 16);
+                drop(g);
+                deleted += expired as u64;
+                if sampled == 0 || expired * 100 <= sampled * stale_pct {
+                    break;
+                }
+                if start.elapsed() >= budget {
+                    return deleted;
+                }
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        deleted
+    }
+
+    /// Deletes everything in every database.
+    pub fn flush_all(&self) {
+        for s in self.shards.iter() {
+            let mut g = s.lock();
+            for t in g.dbs.iter_mut() {
+                *t = DbTable::default();
+            }
+        }
+    }
+}
+
+impl Shard {
+    /// Samples up to `per_db` keys with a TTL in each of up to `max_dbs`
+    /// databases (resuming where the last call stopped) and deletes the
+    /// expired ones. Returns (deleted, sampled).
+    fn expire_some(&mut self, now: i64, per_db: usize, max_dbs: usize) -> (usize, usize) {
+        let ndb = self.dbs.len();
+        let mut expired = 0;
+        let mut sampled = 0;
+        let mut victims: Vec<CompactBytes> = Vec::new();
+        for _ in 0..ndb.min(max_dbs) {
+            let dbi = self.expire_db_cursor % ndb;
+            let table = &mut self.dbs[dbi];
+            if table.expires.is_empty() {
+                self.expire_db_cursor = (dbi + 1) % ndb;
+                self.expire_scan_cursor = 0;
+                continue;
+            }
+            victims.clear();
+            let mut cursor = self.expire_scan_cursor;
+            let mut seen = 0;
+            // Walk buckets from the cursor until enough keys were seen.
+            loop {
+                cursor = table.expires.scan(cursor, |k, &at| {
+                    seen += 1;
+                    if at <= now {
+                        victims.push(k.clone());
+                    }
+                });
+                if cursor == 0 || seen >= per_db {
+                    break;
+                }
+            }
+            sampled += seen;
+            for k in &victims {
+                let h = hash_bytes(k);
+                table.remove_hashed(h, k);
+            }
+            expired += victims.len();
+            self.stats.expired_keys += victims.len() as u64;
+            self.expire_scan_cursor = cursor;
+            if cursor == 0 {
+                self.expire_db_cursor = (dbi + 1) % ndb;
+            }
+        }
+        (expired, sampled)
+    }
+}
+
+enum Guards<'a> {
+    None,
+    One(usize, MutexGuard<'a, Shard>),
+    Many(Vec<(usize, MutexGuard<'a, Shard>)>),
+}
+
+/// What a command sees: the selected database over the shards it locked.
+/// Every access goes through here so lazy expiry, LRU stamps, hit/miss
+/// counters and the dirty count are kept in one place.
+pub struct Db<'a> {
+    ks: &'a Keyspace,
+    guards: Guards<'a>,
+    /// The selected database.
+    pub index: usize,
+    /// Command time (ms), taken once per command on first use.
+    now: i64,
+    /// Number of changes made (Redis's `server.dirty` increment).
+    pub dirty: u64,
+}
+
+impl<'a> Db<'a> {
+    fn new(ks: &'a Keyspace, guards: Guards<'a>, index: usize) -> Db<'a> {
+        Db {
+            ks,
+            guards,
+            index,
+            now: 0,
+            dirty: 0,
+        }
+    }
+
+    pub fn keyspace(&self) -> &'a Keyspace {
+        self.ks
+    }
+
+    /// The command's time in Unix ms (constant for the whole command).
+    #[inline]
+    pub fn now(&mut self) -> i64 {
+        if self.now == 0 {
+            self.now = unix_ms();
+        }
+        self.now
+    }
+
+    /// The locked shard holding `hash`. Panics if the command did not lock
+    /// it (a bug in a command's key declaration, caught at dispatch).
+    #[inline]
+    fn shard(&mut self, hash: u64) -> &mut Shard {
+        let s = shard_of(hash);
+        match &mut self.guards {
+            Guards::One(i, g) if *i == s => g,
+            Guards::Many(v) => match v.iter_mut().find(|(i, _)| *i == s) {
+                Some((_, g)) => g,
+                None => panic!("shard {s} not locked"),
+            },
+            _ => panic!("shard {s} not locked"),
+        }
+    }
+
+    /// Every locked shard (whole-keyspace commands).
+    pub fn shards_mut(&mut self) -> impl Iterator<Item = &mut Shard> {
+        let v: Vec<&mut Shard> = match &mut self.guards {
+            Guards::None => Vec::new(),
+            Guards::One(_, g) => vec![&mut **g],
+            Guards::Many(v) => v.iter_mut().map(|(_, g)| &mut **g).collect(),
+        };
+        v.into_iter()
+    }
+
+    /// True when every shard is locked.
+    pub fn has_all_shards(&self) -> bool {
+        matches!(&self.guards, Guards::Many(v) if v.len() == SHARDS)
+    }
+
+    /// Deletes `key` in `db` if its TTL has passed; true if it did.
+    #[inline]
+    fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
+        let now = self.now();
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
+        match t.main.get_hashed(hash, key) {
+            Some(e) if e.expire <= now => {
+                t.remove_hashed(hash, key);
+                shard.stats.expired_keys += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Looks a key up for a command (lazy expiry, LRU stamp, hit/miss).
+    #[inline]
+    pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.get_in(db, key)
+    }
+
+    /// [`Db::get`] in another database (MOVE, COPY … DB).
+    pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let hash = hash_bytes(key);
+        let lru = self.ks.lru_clock();
+        let now_needed = {
+            let shard = self.shard(hash);
+            match shard.dbs[db].main.get_hashed(hash, key) {
+                None => {
+                    shard.stats.keyspace_misses += 1;
+                    return None;
+                }
+                Some(e) => e.has_expire(),
+            }
+        };
+        if now_needed && self.expire_if_needed(db, hash, key) {
+            self.shard(hash).stats.keyspace_misses += 1;
+            return None;
+        }
+        let shard = self.shard(hash);
+        shard.stats.keyspace_hits += 1;
+        let e = shard.dbs[db].main.get_mut_hashed(hash, key)?;
+        e.lru = lru;
+        Some(e)
+    }
+
+    /// Looks a key up without touching LRU or hit counters (but still
+    /// deleting it if expired): EXISTS-like checks, TYPE, TTL.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.peek_in(db, key)
+    }
+
+    pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        let hash = hash_bytes(key);
+        let has_ttl = self.shard(hash).dbs[db]
+            .main
+            .get_hashed(hash, key)?
+            .has_expire();
+        if has_ttl && self.expire_if_needed(db, hash, key) {
+            return None;
+        }
+        self.shard(hash).dbs[db].main.get_mut_hashed(hash, key)
+    }
+
+    /// Stores a value under `key`, replacing any old one. The TTL is
+    /// cleared unless `keep_ttl`. Counts one change.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let db = self.index;
+        self.set_in(db, key, value, keep_ttl);
+    }
+
+    pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
+        let hash = hash_bytes(key);
+        let lru = self.ks.lru_clock();
+        let now = self.now();
+        let t = &mut self.shard(hash).dbs[db];
+        let fresh = Entry::new(value, lru);
+        match t.main.get_mut_hashed(hash, key) {
+            Some(e) => {
+                let old_expire = e.expire;
+                let live = old_expire > now;
+                let keep = keep_ttl && live;
+                e.value = fresh.value;
+                e.raw = fresh.raw;
+                e.lru = lru;
+                if !keep && old_expire != NO_EXPIRE {
+                    e.expire = NO_EXPIRE;
+                    t.expires.remove_hashed(hash, key);
+                }
+            }
+            None => {
+                t.main
+                    .insert_new_hashed(hash, CompactBytes::new(key), fresh);
+            }
+        }
+        self.dirty += 1;
+    }
+
+    /// Inserts a whole entry (with its TTL) under `key`, replacing any old
+    /// one (RENAME, MOVE, COPY, RESTORE).
+    pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+        let hash = hash_bytes(key);
+        let t = &mut self.shard(hash).dbs[db];
+        let expire = entry.expire;
+        if let Some(old) = t.main.insert_hashed(hash, CompactBytes::new(key), entry)
+            && old.has_expire()
+            && expire == NO_EXPIRE
+        {
+            t.expires.remove_hashed(hash, key);
+        }
+        if expire != NO_EXPIRE {
+            t.expires
+                .insert_hashed(hash, CompactBytes::new(key), expire);
+        }
+        self.dirty += 1;
+    }
+
+    /// Deletes a key; returns its entry if it existed (and was not expired).
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let db = self.index;
+        self.remove_in(db, key)
+    }
+
+    pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let hash = hash_bytes(key);
+        let now = self.now();
+        let shard = self.shard(hash);
+        let e = shard.dbs[db].remove_hashed(hash, key)?;
+        if e.expire <= now {
+            shard.stats.expired_keys += 1;
+            return None;
+        }
+        self.dirty += 1;
+        Some(e)
+    }
+
+    /// Sets the absolute expiry (ms) of an existing key. The caller has
+    /// checked the key exists and the time is in the future.
+    pub fn set_expire(&mut self, key: &[u8], at: i64) {
+        let db = self.index;
+        let hash = hash_bytes(key);
+        let t = &mut self.shard(hash).dbs[db];
+        if let Some(e) = t.main.get_mut_hashed(hash, key) {
+            e.expire = at;
+            match t.expires.get_mut_hashed(hash, key) {
+                Some(v) => *v = at,
+                None => t
+                    .expires
+                    .insert_new_hashed(hash, CompactBytes::new(key), at),
+            }
+            self.dirty += 1;
+        }
+    }
+
+    /// Removes the TTL of a key; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        let hash = hash_bytes(key);
+        let t = &mut self.shard(hash).dbs[db];
+        match t.main.get_mut_hashed(hash, key) {
+            Some(e) if e.has_expire() => {
+                e.expire = NO_EXPIRE;
+                t.expires.remove_hashed(hash, key);
+                self.dirty += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Table of database `db` in the shard of `hash` (low-level access for
+    /// whole-keyspace commands; the caller handles expiry).
+    pub fn table_in(&mut self, db: usize, hash: u64) -> &mut DbTable {
+        &mut self.shard(hash).dbs[db]
+    }
+
+    /// Marks that a key was changed in a way not covered by the helpers
+    /// above (in-place mutation through `get`): counts one change. Later
+    /// issues hook WATCH and keyspace notifications here.
+    #[inline]
+    pub fn touched(&mut self, _key: &[u8]) {
+        self.dirty += 1;
+    }
+}
