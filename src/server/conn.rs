@@ -147,7 +147,10 @@ async fn serve_loop(sock: &Sock, srv: &Shared, client: &mut Client) -> io::Resul
                     break;
                 }
                 Parsed::Error(msg) => {
-                    out.err(msg);
+                    let mut line = Vec::with_capacity(msg.len() + 4);
+                    line.extend_from_slice(b"ERR ");
+                    line.extend_from_slice(msg.as_bytes());
+                    out.error(&line);
                     log::verbose(&format!(
                         "Protocol error ({msg}) from client: id={} addr={}",
                         client.id, client.info.addr
