@@ -74,9 +74,22 @@ pub struct Shard {
     expire_scan_cursor: u64,
 }
 
+/// A shard's lock on cache lines of its own (no false sharing between
+/// threads working on different shards).
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+impl std::ops::Deref for Padded {
+    type Target = Mutex<Shard>;
+    #[inline]
+    fn deref(&self) -> &Mutex<Shard> {
+        &self.0
+    }
+}
+
 /// The whole dataset.
 pub struct Keyspace {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded]>,
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
@@ -86,12 +99,12 @@ impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let shards = (0..SHARDS)
             .map(|_| {
-                Mutex::new(Shard {
+                Padded(Mutex::new(Shard {
                     dbs: (0..databases).map(|_| DbTable::default()).collect(),
                     stats: ShardStats::default(),
                     expire_db_cursor: 0,
                     expire_scan_cursor: 0,
-                })
+                }))
             })
             .collect();
         Keyspace {
@@ -128,8 +141,11 @@ impl Keyspace {
     /// A view with the shard of one key locked.
     #[inline]
     pub fn view_one(&self, db: usize, key: &[u8]) -> Db<'_> {
-        let s = shard_of(hash_bytes(key));
-        Db::new(self, Guards::One(s, self.shards[s].lock()), db)
+        let hash = hash_bytes(key);
+        let s = shard_of(hash);
+        let mut view = Db::new(self, Guards::One(s, self.shards[s].lock()), db);
+        view.hint = (key.as_ptr() as usize, key.len(), hash);
+        view
     }
 
     /// A view with the shards of several keys locked (ascending order).
@@ -301,6 +317,9 @@ pub struct Db<'a> {
     now: i64,
     /// Number of changes made (Redis's `server.dirty` increment).
     pub dirty: u64,
+    /// (address, length, hash) of the key the view was locked for, so the
+    /// handler's lookup of that same argument does not hash it again.
+    hint: (usize, usize, u64),
 }
 
 impl<'a> Db<'a> {
@@ -311,6 +330,18 @@ impl<'a> Db<'a> {
             index,
             now: 0,
             dirty: 0,
+            hint: (0, 0, 0),
+        }
+    }
+
+    /// Hash of a key, reusing the one computed when locking if `key` is
+    /// the very argument the view was locked for.
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        if key.as_ptr() as usize == self.hint.0 && key.len() == self.hint.1 {
+            self.hint.2
+        } else {
+            hash_bytes(key)
         }
     }
 
@@ -381,26 +412,30 @@ impl<'a> Db<'a> {
     }
 
     /// [`Db::get`] in another database (MOVE, COPY … DB).
+    #[inline]
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let lru = self.ks.lru_clock();
-        let now_needed = {
-            let shard = self.shard(hash);
-            match shard.dbs[db].main.get_hashed(hash, key) {
-                None => {
-                    shard.stats.keyspace_misses += 1;
-                    return None;
-                }
-                Some(e) => e.has_expire(),
+        let shard = self.shard(hash);
+        let entry: *mut Entry = match shard.dbs[db].main.get_mut_hashed(hash, key) {
+            None => {
+                shard.stats.keyspace_misses += 1;
+                return None;
             }
+            Some(e) => e,
         };
-        if now_needed && self.expire_if_needed(db, hash, key) {
+        // SAFETY: `entry` points into the locked shard's table, which is
+        // not modified between here and the return below unless the key is
+        // expired, in which case the pointer is not used again.
+        let expire = unsafe { (*entry).expire };
+        if expire != NO_EXPIRE && expire <= self.now() {
+            self.expire_if_needed(db, hash, key);
             self.shard(hash).stats.keyspace_misses += 1;
             return None;
         }
-        let shard = self.shard(hash);
-        shard.stats.keyspace_hits += 1;
-        let e = shard.dbs[db].main.get_mut_hashed(hash, key)?;
+        self.shard(hash).stats.keyspace_hits += 1;
+        // SAFETY: as above; the table was not touched since.
+        let e = unsafe { &mut *entry };
         e.lru = lru;
         Some(e)
     }
@@ -413,7 +448,7 @@ impl<'a> Db<'a> {
     }
 
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let has_ttl = self.shard(hash).dbs[db]
             .main
             .get_hashed(hash, key)?
@@ -432,7 +467,7 @@ impl<'a> Db<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let lru = self.ks.lru_clock();
         let now = self.now();
         let t = &mut self.shard(hash).dbs[db];
@@ -461,7 +496,7 @@ impl<'a> Db<'a> {
     /// Inserts a whole entry (with its TTL) under `key`, replacing any old
     /// one (RENAME, MOVE, COPY, RESTORE).
     pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
         let expire = entry.expire;
         if let Some(old) = t.main.insert_hashed(hash, CompactBytes::new(key), entry)
@@ -484,7 +519,7 @@ impl<'a> Db<'a> {
     }
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
         let e = shard.dbs[db].remove_hashed(hash, key)?;
@@ -500,7 +535,7 @@ impl<'a> Db<'a> {
     /// checked the key exists and the time is in the future.
     pub fn set_expire(&mut self, key: &[u8], at: i64) {
         let db = self.index;
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
             e.expire = at;
@@ -517,7 +552,7 @@ impl<'a> Db<'a> {
     /// Removes the TTL of a key; true if it had one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let db = self.index;
-        let hash = hash_bytes(key);
+        let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
         match t.main.get_mut_hashed(hash, key) {
             Some(e) if e.has_expire() => {
