@@ -22,13 +22,6 @@ pub enum Sock {
 }
 
 impl Sock {
-    async fn readable(&self) -> io::Result<()> {
-        match self {
-            Sock::Tcp(s) => s.readable().await,
-            Sock::Unix(s) => s.readable().await,
-        }
-    }
-
     async fn writable(&self) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.writable().await,
@@ -36,10 +29,15 @@ impl Sock {
         }
     }
 
-    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    /// Reads what is available into the spare capacity of `buf`, waiting
+    /// until something is. Goes through `AsyncRead`, which remembers that a
+    /// short read drained the socket, so the next call waits for readiness
+    /// instead of spending a `recv` on EAGAIN.
+    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        use tokio::io::AsyncReadExt;
         match self {
-            Sock::Tcp(s) => s.try_read_buf(buf),
-            Sock::Unix(s) => s.try_read_buf(buf),
+            Sock::Tcp(s) => s.read_buf(buf).await,
+            Sock::Unix(s) => s.read_buf(buf).await,
         }
     }
 
@@ -75,20 +73,20 @@ async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> i
 }
 
 /// Serves one connection until it closes.
-pub async fn serve(sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, worker: usize) {
+pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, worker: usize) {
     let is_local = info.unix_socket
         || info.addr.starts_with("127.")
         || info.addr.starts_with("[::1]")
         || info.addr.starts_with("::1");
     let mut client = Client::new(&srv, info.clone(), worker, is_local);
-    let _ = serve_loop(&sock, &srv, &mut client).await;
+    let _ = serve_loop(&mut sock, &srv, &mut client).await;
     info.mark_closed();
     srv.clients.lock().remove(&info.id);
     srv.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
     drop(sock);
 }
 
-async fn serve_loop(sock: &Sock, srv: &Shared, client: &mut Client) -> io::Result<()> {
+async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::Result<()> {
     let mut rbuf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut pos = 0usize;
     let mut parser = RequestParser::new();
@@ -97,13 +95,9 @@ async fn serve_loop(sock: &Sock, srv: &Shared, client: &mut Client) -> io::Resul
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
-        let n = match sock.try_read_buf(&mut rbuf) {
+        let n = match sock.read_buf(&mut rbuf).await {
             Ok(0) => return Ok(()),
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                sock.readable().await?;
-                continue;
-            }
             Err(e) => return Err(e),
         };
         if client.info.is_killed() {
