@@ -14,6 +14,7 @@ pub mod introspection;
 pub mod keys;
 pub mod server;
 pub mod strings;
+pub mod transactions;
 
 use crate::protocol::reply::Reply;
 use crate::server::client::Client;
@@ -262,9 +263,9 @@ impl<'a> Args<'a> {
 }
 
 /// What a handler works with.
-pub struct Ctx<'a> {
+pub struct Ctx<'a, 'k> {
     /// The selected database over the shards the dispatcher locked.
-    pub db: Db<'a>,
+    pub db: &'a mut Db<'k>,
     /// The connection's reply buffer.
     pub out: &'a mut Reply,
     /// The calling connection's state.
@@ -275,7 +276,7 @@ pub struct Ctx<'a> {
     pub def: &'static CommandDef,
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     /// `ERR syntax error`.
     pub fn syntax_error(&mut self) {
         self.out.err("ERR syntax error");
@@ -302,6 +303,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         expire::COMMANDS,
         connection::COMMANDS,
         server::COMMANDS,
+        transactions::COMMANDS,
         introspection::COMMANDS,
     ]
 }
@@ -444,17 +446,32 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
     let errors_before = out.error_count();
     let Some((def, id)) = resolve(srv, out, args) else {
         client.note_rejected(srv, None, out);
+        client.abort_multi();
         return;
     };
     if !client.authenticated && !def.has(flags::NO_AUTH) {
         out.err("NOAUTH Authentication required.");
         client.note_rejected(srv, Some(id), out);
+        client.abort_multi();
+        return;
+    }
+    if let Some(m) = &mut client.multi
+        && !transactions::runs_inside_multi(def)
+    {
+        if def.has(flags::NO_MULTI) {
+            m.aborted = true;
+            out.err("ERR Command not allowed inside a transaction");
+            client.note_rejected(srv, Some(id), out);
+            return;
+        }
+        m.queue(args, def, id);
+        out.simple(b"QUEUED");
         return;
     }
     run(srv, client, out, args, def, id, errors_before);
 }
 
-/// Locks and calls `def`'s handler, then records statistics.
+/// Locks the shards of the command's keys, then [`call`]s it.
 pub fn run(
     srv: &Shared,
     client: &mut Client,
@@ -464,67 +481,82 @@ pub fn run(
     id: usize,
     errors_before: u64,
 ) {
+    let ks = &srv.keyspace;
+    let db_index = client.db;
+    let mut db = match def.keys {
+        Keys::None => ks.view_none(db_index),
+        Keys::Range {
+            first: 1, last: 1, ..
+        } => ks.view_one(db_index, args.get(1)),
+        Keys::Range { first, last, step } => {
+            let argc = args.len() as i64;
+            let last = if last < 0 {
+                argc + last as i64
+            } else {
+                (last as i64).min(argc - 1)
+            };
+            let step = step.max(1) as usize;
+            let idx = (first as usize..=last.max(0) as usize).step_by(step);
+            ks.view_keys(
+                db_index,
+                idx.filter(|&i| i < args.len()).map(|i| args.get(i)),
+            )
+        }
+        Keys::Custom(f) => {
+            let mut idx = Vec::new();
+            f(args, &mut idx);
+            ks.view_keys(
+                db_index,
+                idx.into_iter()
+                    .filter(|&i| i < args.len())
+                    .map(|i| args.get(i)),
+            )
+        }
+        Keys::All => ks.view_all(db_index),
+    };
+    call(srv, client, out, args, def, id, errors_before, &mut db);
+}
+
+/// Calls `def`'s handler over an already locked view (the shards it needs,
+/// or all of them inside EXEC), catching panics, then records statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn call(
+    srv: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    args: &Args,
+    def: &'static CommandDef,
+    id: usize,
+    errors_before: u64,
+    db: &mut Db,
+) {
     let mark = out.len();
     let start = Instant::now();
-    let db_index = client.db;
-    let dirty = {
-        let ks = &srv.keyspace;
-        let db = match def.keys {
-            Keys::None => ks.view_none(db_index),
-            Keys::Range {
-                first: 1, last: 1, ..
-            } => ks.view_one(db_index, args.get(1)),
-            Keys::Range { first, last, step } => {
-                let argc = args.len() as i64;
-                let last = if last < 0 {
-                    argc + last as i64
-                } else {
-                    (last as i64).min(argc - 1)
-                };
-                let step = step.max(1) as usize;
-                let idx = (first as usize..=last.max(0) as usize).step_by(step);
-                ks.view_keys(
-                    db_index,
-                    idx.filter(|&i| i < args.len()).map(|i| args.get(i)),
-                )
-            }
-            Keys::Custom(f) => {
-                let mut idx = Vec::new();
-                f(args, &mut idx);
-                ks.view_keys(
-                    db_index,
-                    idx.into_iter()
-                        .filter(|&i| i < args.len())
-                        .map(|i| args.get(i)),
-                )
-            }
-            Keys::All => ks.view_all(db_index),
-        };
-        let mut ctx = Ctx {
-            db,
-            out: &mut *out,
-            client: &mut *client,
-            srv,
-            def,
-        };
-        let res = catch_unwind(AssertUnwindSafe(|| (def.handler)(&mut ctx, args)));
-        let dirty = ctx.db.dirty;
-        drop(ctx);
-        if let Err(panic) = res {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            crate::server::log::warning(&format!(
-                "Internal error while running '{}': {what}",
-                def.name
-            ));
-            out.truncate(mark);
-            out.err("ERR internal error while running the command");
-        }
-        dirty
+    db.index = client.db;
+    let dirty_before = db.dirty;
+    let mut ctx = Ctx {
+        db,
+        out: &mut *out,
+        client: &mut *client,
+        srv,
+        def,
     };
+    let res = catch_unwind(AssertUnwindSafe(|| (def.handler)(&mut ctx, args)));
+    let dirty = ctx.db.dirty - dirty_before;
+    drop(ctx);
+    if let Err(panic) = res {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        crate::server::log::warning(&format!(
+            "Internal error while running '{}': {what}",
+            def.name
+        ));
+        out.truncate(mark);
+        out.err("ERR internal error while running the command");
+    }
     let elapsed = start.elapsed();
     if dirty > 0 {
         srv.add_dirty(dirty);

@@ -2,6 +2,7 @@
 //! is the part other threads may read or act on (CLIENT LIST, CLIENT KILL,
 //! idle timeouts), shared through the server's registry.
 
+use crate::commands::transactions::Multi;
 use crate::commands::{Args, CommandDef, flags};
 use crate::config::Settings;
 use crate::protocol::reply::Reply;
@@ -118,6 +119,8 @@ pub struct Client {
     /// Worker index for statistics.
     pub worker: usize,
     pub info: Arc<ClientInfo>,
+    /// The open transaction, between MULTI and EXEC/DISCARD.
+    pub multi: Option<Multi>,
     /// The configuration as of this connection's last read batch.
     pub settings: Arc<Settings>,
     settings_version: u64,
@@ -132,6 +135,7 @@ impl Client {
             settings,
             id: info.id,
             db: 0,
+            multi: None,
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             is_local,
@@ -147,6 +151,14 @@ impl Client {
         if v != self.settings_version {
             self.settings_version = v;
             self.settings = srv.settings();
+        }
+    }
+
+    /// Marks an open transaction as failed (an error while queuing).
+    #[inline]
+    pub fn abort_multi(&mut self) {
+        if let Some(m) = &mut self.multi {
+            m.aborted = true;
         }
     }
 
