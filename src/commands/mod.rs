@@ -543,7 +543,6 @@ pub fn call(
     };
     let res = catch_unwind(AssertUnwindSafe(|| (def.handler)(&mut ctx, args)));
     let dirty = ctx.db.dirty - dirty_before;
-    drop(ctx);
     if let Err(panic) = res {
         let what = panic
             .downcast_ref::<&str>()

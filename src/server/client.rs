@@ -185,6 +185,7 @@ impl Client {
     }
 
     /// Records a command that ran: counters, the slow log.
+    #[allow(clippy::too_many_arguments)]
     pub fn note_call(
         &mut self,
         srv: &Shared,

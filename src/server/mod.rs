@@ -411,7 +411,7 @@ fn cron_main(srv: Arc<Shared>) {
             }
         }
         // Instantaneous metrics every 100 ms.
-        if tick % (hz / 10).max(1) == 0 {
+        if tick.is_multiple_of((hz / 10).max(1)) {
             let now = uptime.as_millis() as u64;
             let input: u64 = srv.workers.iter().map(|w| w.net_input.get()).sum();
             let output: u64 = srv.workers.iter().map(|w| w.net_output.get()).sum();
