@@ -4,3 +4,4 @@
 pub mod dict;
 pub mod keyspace;
 pub mod value;
+pub mod watch;
