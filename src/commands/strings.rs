@@ -359,7 +359,7 @@ fn make_bytes(v: &mut Value) -> &mut CompactBytes {
 
 /// Appends `n` zero bytes.
 fn extend_zeros(s: &mut CompactBytes, mut n: usize) {
-    const ZEROS: [u8; 256] = [0; 256];
+    const ZEROS: [u8; 4096] = [0; 4096];
     s.reserve(n);
     while n > 0 {
         let k = n.min(ZEROS.len());
