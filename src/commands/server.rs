@@ -334,11 +334,7 @@ fn config_set(ctx: &mut Ctx, args: &Args) {
         .step_by(2)
         .map(|i| (args.get(i), args.get(i + 1)))
         .collect();
-    match ctx
-        .srv
-        .config
-        .set_for_client(&pairs, ctx.client.is_local)
-    {
+    match ctx.srv.config.set_for_client(&pairs, ctx.client.is_local) {
         Ok(()) => {
             ctx.client.refresh_settings(ctx.srv);
             ctx.out.ok();

@@ -197,7 +197,11 @@ impl Client {
         }
         let threshold_ms = self.settings.latency_monitor_threshold;
         if threshold_ms > 0 && micros / 1000 >= threshold_ms {
-            let event = if def.has(flags::FAST) { "fast-command" } else { "command" };
+            let event = if def.has(flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
             srv.latency.lock().add_sample(event, micros / 1000);
         }
         if !def.has(flags::SKIP_SLOWLOG) {

@@ -203,7 +203,9 @@ pub fn debug(ctx: &mut Ctx, args: &Args) {
         }
         (b"change-repl-id", 2) => {
             *ctx.srv.replid.lock() = (random_hex40(), "0".repeat(40));
-            crate::server::log::notice("Changing replication IDs after receiving DEBUG change-repl-id");
+            crate::server::log::notice(
+                "Changing replication IDs after receiving DEBUG change-repl-id",
+            );
             ctx.out.ok();
         }
         (b"object", 3) => object(ctx, args.get(2)),

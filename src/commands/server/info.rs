@@ -296,7 +296,11 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 srv.dirty.load(Ordering::Relaxed)
             );
             field!(out, "rdb_bgsave_in_progress", 0);
-            field!(out, "rdb_last_save_time", srv.lastsave.load(Ordering::Relaxed));
+            field!(
+                out,
+                "rdb_last_save_time",
+                srv.lastsave.load(Ordering::Relaxed)
+            );
             field!(out, "rdb_last_bgsave_status", "ok");
             field!(out, "rdb_last_bgsave_time_sec", -1);
             field!(out, "rdb_current_bgsave_time_sec", -1);
@@ -392,12 +396,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                     if i > 0 {
                         out.push(',');
                     }
-                    let _ = write!(
-                        out,
-                        "p{}={:.3}",
-                        fmt_percentile(p),
-                        percentile_usec(&h, p)
-                    );
+                    let _ = write!(out, "p{}={:.3}", fmt_percentile(p), percentile_usec(&h, p));
                 }
                 out.push_str("\r\n");
             }
@@ -568,7 +567,11 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, out: &mut String) 
     } else {
         (version / 100, (version / 10) % 10, version % 10)
     };
-    field!(out, "mem_allocator", format!("mimalloc-{major}.{minor}.{patch}"));
+    field!(
+        out,
+        "mem_allocator",
+        format!("mimalloc-{major}.{minor}.{patch}")
+    );
     field!(out, "active_defrag_running", 0);
     field!(out, "lazyfree_pending_objects", 0);
     field!(out, "lazyfreed_objects", 0);
@@ -606,7 +609,11 @@ fn stats_section(srv: &Shared, out: &mut String) {
     field!(out, "total_net_repl_input_bytes", 0);
     field!(out, "total_net_repl_output_bytes", 0);
     field!(out, "instantaneous_input_kbps", kbps(&srv.stats.input_kbps));
-    field!(out, "instantaneous_output_kbps", kbps(&srv.stats.output_kbps));
+    field!(
+        out,
+        "instantaneous_output_kbps",
+        kbps(&srv.stats.output_kbps)
+    );
     field!(out, "instantaneous_input_repl_kbps", "0.00");
     field!(out, "instantaneous_output_repl_kbps", "0.00");
     field!(

@@ -181,9 +181,7 @@ pub fn graph(ctx: &mut Ctx, args: &Args) {
     let text = {
         let mon = ctx.srv.latency.lock();
         match mon.events.get(&name) {
-            Some(s) if !s.samples.is_empty() => {
-                Some(render_graph(&name, s, unix_ms() / 1000))
-            }
+            Some(s) if !s.samples.is_empty() => Some(render_graph(&name, s, unix_ms() / 1000)),
             _ => None,
         }
     };
