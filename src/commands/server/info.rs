@@ -682,10 +682,10 @@ mod tests {
         assert_eq!(fmt_percentile(99.9), "99.9");
         let mut h = [0u64; HIST_BUCKETS];
         h[3] = 99; // ≤ 8 µs
-        h[10] = 1; // ≤ 1048 µs
+        h[10] = 1; // ≤ 1056 µs
         assert_eq!(percentile_usec(&h, 50.0), 8.255);
         assert_eq!(percentile_usec(&h, 99.0), 8.255);
-        assert_eq!(percentile_usec(&h, 99.9), 1048.575);
+        assert_eq!(percentile_usec(&h, 99.9), 1056.767);
     }
 
     #[test]

@@ -382,11 +382,11 @@ mod tests {
             "command - high 300 ms, low 100 ms (all time high 300 ms)"
         );
         assert_eq!(lines[1].len(), 80);
-        // Four chart rows of two columns, then the ages 15s and 5s.
+        // Four chart rows of two columns, then the ages 15s and 5s written
+        // downwards.
         assert!(lines[2..6].iter().all(|l| l.len() == 2));
         assert_eq!(lines[2], " |");
         assert_eq!(lines[5], "_|");
-        assert_eq!(lines[6], "15");
-        assert_eq!(lines[7], "ss");
+        assert_eq!(&lines[6..], ["15", "5s", "s "]);
     }
 }
