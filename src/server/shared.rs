@@ -59,11 +59,18 @@ pub const HIST_BUCKETS: usize = 21;
 /// 2-significant-digit histogram bucket) is above `nanos`.
 #[inline]
 pub fn latency_bucket(nanos: u64) -> usize {
-    let mut k = 0;
-    while k + 1 < HIST_BUCKETS && nanos >= (1u64 << (10 + k)) + (1u64 << (3 + k)) {
-        k += 1;
+    let bound = |k: u32| (1u64 << (10 + k)) + (1u64 << (3 + k));
+    if nanos < bound(0) {
+        return 0;
     }
-    k
+    // nanos is in [2^lg, 2^(lg+1)); bound(lg-10) is just above 2^lg.
+    let lg = 63 - nanos.leading_zeros();
+    let k = if nanos < bound(lg - 10) {
+        lg - 10
+    } else {
+        lg - 9
+    };
+    (k as usize).min(HIST_BUCKETS - 1)
 }
 
 /// Counters of one worker thread, padded to its own cache lines.

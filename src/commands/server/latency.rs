@@ -367,6 +367,20 @@ mod tests {
         assert_eq!(bucket_bound_usec(latency_bucket(8_000)), 8);
         assert_eq!(bucket_bound_usec(latency_bucket(9_000)), 16);
         assert_eq!(latency_bucket(0), 0);
+        // Same as a linear search for the first bound above the value.
+        let slow = |n: u64| {
+            (0..HIST_BUCKETS)
+                .find(|&k| n < (1u64 << (10 + k)) + (1u64 << (3 + k)))
+                .unwrap_or(HIST_BUCKETS - 1)
+        };
+        for k in 0..40u32 {
+            for n in [1u64 << k, (1u64 << k) + (1 << k) / 128, (3u64 << k) / 2] {
+                for d in [0u64, 1] {
+                    let n = n.saturating_sub(d);
+                    assert_eq!(latency_bucket(n), slow(n), "{n}");
+                }
+            }
+        }
         assert_eq!(latency_bucket(u64::MAX), HIST_BUCKETS - 1);
     }
 
