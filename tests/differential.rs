@@ -215,7 +215,8 @@ corpus_tests!(
     expire,
     connection,
     errors,
-    transactions
+    transactions,
+    server
 );
 
 #[test]

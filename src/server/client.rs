@@ -202,10 +202,20 @@ impl Client {
         let st = &w.per_command[id];
         st.calls.add(1);
         st.usec.add(micros);
+        st.hist[crate::server::shared::latency_bucket(elapsed.as_nanos() as u64)].add(1);
         self.info.last_cmd.store(id + 1, Ordering::Relaxed);
         if failed {
             st.failed.add(1);
             self.note_error(srv, out);
+        }
+        let threshold_ms = self.settings.latency_monitor_threshold;
+        if threshold_ms > 0 && micros / 1000 >= threshold_ms {
+            let event = if def.has(flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            srv.latency.lock().add_sample(event, micros / 1000);
         }
         if !def.has(flags::SKIP_SLOWLOG) {
             let threshold = self.settings.slowlog_log_slower_than;

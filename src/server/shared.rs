@@ -45,6 +45,32 @@ pub struct CmdStats {
     pub usec: Counter,
     pub rejected: Counter,
     pub failed: Counter,
+    /// Calls by duration, in the power-of-two buckets of `LATENCY
+    /// HISTOGRAM` (see [`latency_bucket`]).
+    pub hist: [Counter; HIST_BUCKETS],
+}
+
+/// Number of duration buckets per command: 1 µs·2^k for k in 0..21, the
+/// last one also holding everything slower (Redis caps samples at 1 s).
+pub const HIST_BUCKETS: usize = 21;
+
+/// The histogram bucket of a command duration: the first `k` whose bound
+/// (2^(10+k) + 2^(3+k) nanoseconds, the upper edge of Redis's
+/// 2-significant-digit histogram bucket) is above `nanos`.
+#[inline]
+pub fn latency_bucket(nanos: u64) -> usize {
+    let bound = |k: u32| (1u64 << (10 + k)) + (1u64 << (3 + k));
+    if nanos < bound(0) {
+        return 0;
+    }
+    // nanos is in [2^lg, 2^(lg+1)); bound(lg-10) is just above 2^lg.
+    let lg = 63 - nanos.leading_zeros();
+    let k = if nanos < bound(lg - 10) {
+        lg - 10
+    } else {
+        lg - 9
+    };
+    (k as usize).min(HIST_BUCKETS - 1)
 }
 
 /// Counters of one worker thread, padded to its own cache lines.
@@ -161,6 +187,12 @@ pub struct Shared {
     pub tcp_port: AtomicUsize,
     pub executable: String,
     pub threads: usize,
+    /// Events over `latency-monitor-threshold` (LATENCY LATEST …).
+    pub latency: Mutex<crate::commands::server::latency::LatencyMonitor>,
+    /// Replication ids (`master_replid`, `master_replid2`).
+    pub replid: Mutex<(String, String)>,
+    /// Memory in use right after start-up (`used_memory_startup`).
+    pub used_memory_startup: u64,
 }
 
 impl Shared {
@@ -194,6 +226,9 @@ impl Shared {
                 .unwrap_or_default(),
             threads,
             config,
+            latency: Mutex::new(Default::default()),
+            replid: Mutex::new((random_hex40(), "0".repeat(40))),
+            used_memory_startup: crate::commands::server::info::memory_in_use(),
         }
     }
 
@@ -229,6 +264,9 @@ impl Shared {
                 c.usec.reset();
                 c.rejected.reset();
                 c.failed.reset();
+                for h in c.hist.iter() {
+                    h.reset();
+                }
             }
         }
         self.stats.connections_received.store(0, Ordering::Relaxed);
