@@ -174,9 +174,18 @@ def gen_args(args, indent):
     for a in args:
         fl_bits = sum(bit(ARG_FLAGS, f) for f in ARG_FLAGS if a.get(f))
         nested = a["type"] in ("oneof", "block")
+        # redis-server 7.0.15 reports a few things differently from these
+        # files (checked against COMMAND DOCS): tokens are uppercase (the
+        # files have CLIENT KILL TYPE `normal`, GEO units `km`), argument
+        # names lowercase (XADD `ID`, CLIENT TRACKING `BCAST`), and MIGRATE's
+        # `""` token is the empty string.
+        token = a.get("token")
+        if token is not None:
+            token = "" if token == '""' else token.upper()
+        name = a["name"].lower()
         head = (
-            f"{pad}    Arg {{ name: {rs_str(a['name'])}, kind: {rs_str(a['type'])}, "
-            f"key_spec_index: {a.get('key_spec_index', -1)}, token: {rs_opt(a.get('token'))}, "
+            f"{pad}    Arg {{ name: {rs_str(name)}, kind: {rs_str(a['type'])}, "
+            f"key_spec_index: {a.get('key_spec_index', -1)}, token: {rs_opt(token)}, "
             f"since: {rs_opt(a.get('since'))}, "
             f"deprecated_since: {rs_opt(a.get('deprecated_since'))}, flags: {fl_bits}, "
             f"nested: {'true' if nested else 'false'}, args: "
