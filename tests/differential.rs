@@ -208,7 +208,7 @@ macro_rules! corpus_tests {
 }
 
 // One test per corpus file. Add the file's stem here when adding a file.
-corpus_tests!(strings, bitmaps, keys, expire, connection, errors);
+corpus_tests!(strings, bitmaps, keys, expire, connection, errors, command);
 
 #[test]
 fn every_corpus_file_is_registered() {
