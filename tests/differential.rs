@@ -216,7 +216,8 @@ corpus_tests!(
     connection,
     errors,
     transactions,
-    server
+    server,
+    command
 );
 
 #[test]
