@@ -405,9 +405,13 @@ fn clip(s: &[u8], n: usize) -> &[u8] {
 }
 
 /// Resolves the definition of a request, answering Redis's error when there
-/// is none or the arity is wrong. On error the reply is written and `None`
-/// returned.
-pub fn resolve(srv: &Shared, out: &mut Reply, args: &Args) -> Option<(&'static CommandDef, usize)> {
+/// is none or the arity is wrong. On error the reply is written and `Err`
+/// returned, with the command's id when it was found (wrong arity).
+pub fn resolve(
+    srv: &Shared,
+    out: &mut Reply,
+    args: &Args,
+) -> Result<(&'static CommandDef, usize), Option<usize>> {
     let name = args.get(0);
     let Some((mut def, mut id)) = srv.table.lookup(name) else {
         let mut msg = b"ERR unknown command '".to_vec();
@@ -415,7 +419,7 @@ pub fn resolve(srv: &Shared, out: &mut Reply, args: &Args) -> Option<(&'static C
         msg.extend_from_slice(b"', with args beginning with: ");
         args_preview(args, 1, &mut msg);
         out.error(&msg);
-        return None;
+        return Err(None);
     };
     if !def.subcommands.is_empty() && args.len() >= 2 {
         match Table::subcommand(def, id, args.get(1)) {
@@ -427,7 +431,7 @@ pub fn resolve(srv: &Shared, out: &mut Reply, args: &Args) -> Option<(&'static C
                 msg.extend_from_slice(def.name.to_ascii_uppercase().as_bytes());
                 msg.extend_from_slice(b" HELP.");
                 out.error(&msg);
-                return None;
+                return Err(None);
             }
         }
     }
@@ -435,19 +439,22 @@ pub fn resolve(srv: &Shared, out: &mut Reply, args: &Args) -> Option<(&'static C
     if (def.arity > 0 && argc != def.arity) || argc < -def.arity {
         let msg = format!("ERR wrong number of arguments for '{}' command", def.name);
         out.err(&msg);
-        return None;
+        return Err(Some(id));
     }
-    Some((def, id))
+    Ok((def, id))
 }
 
 /// Runs one request for a client: lookup, checks, locking, the handler,
 /// statistics. The reply is appended to `out`.
 pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) {
     let errors_before = out.error_count();
-    let Some((def, id)) = resolve(srv, out, args) else {
-        client.note_rejected(srv, None, out);
-        client.abort_multi();
-        return;
+    let (def, id) = match resolve(srv, out, args) {
+        Ok(found) => found,
+        Err(id) => {
+            client.note_rejected(srv, id, out);
+            client.abort_multi();
+            return;
+        }
     };
     if !client.authenticated && !def.has(flags::NO_AUTH) {
         out.err("NOAUTH Authentication required.");

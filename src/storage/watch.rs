@@ -48,8 +48,7 @@ impl Watches {
         if let Some(list) = map.get_mut(&k) {
             let before = list.len();
             list.retain(|f| !Arc::ptr_eq(f, flag));
-            self.count
-                .fetch_sub(before - list.len(), Ordering::Relaxed);
+            self.count.fetch_sub(before - list.len(), Ordering::Relaxed);
             if list.is_empty() {
                 map.remove(&k);
             }
