@@ -769,7 +769,7 @@ fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&C
 /// Appends a client's line plus `\n`, with the caller's own details when it
 /// is the caller.
 fn describe_line(out: &mut String, ctx: &Ctx, args: &Args, info: &ClientInfo) {
-    let caller = (info.id == ctx.client.id).then(|| Caller {
+    let caller = (info.id == ctx.client.id).then_some(Caller {
         cmd: ctx.def.name,
         args,
         close_after_reply: ctx.client.close_after_reply,
