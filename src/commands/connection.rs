@@ -717,9 +717,6 @@ fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&C
     if caller.is_some_and(|c| c.close_after_reply) {
         flags.push('c');
     }
-    if info.is_killed() {
-        flags.push('A');
-    }
     if info.unix_socket {
         flags.push('U');
     }
@@ -778,6 +775,20 @@ fn describe_line(out: &mut String, ctx: &Ctx, args: &Args, info: &ClientInfo) {
     out.push('\n');
 }
 
+/// The registered clients minus those already killed (their tasks may not
+/// have unregistered yet; for Redis they are gone at once).
+fn live_clients(srv: &Shared) -> Vec<std::sync::Arc<ClientInfo>> {
+    let mut v = srv.client_list();
+    v.retain(|c| !c.is_killed());
+    v
+}
+
+/// A live client by id.
+fn live_client(srv: &Shared, id: u64) -> Option<std::sync::Arc<ClientInfo>> {
+    let c = srv.clients.lock().get(&id).cloned()?;
+    (!c.is_killed()).then_some(c)
+}
+
 fn client_info(ctx: &mut Ctx, args: &Args) {
     let mut s = String::new();
     let info = ctx.client.info.clone();
@@ -791,7 +802,7 @@ fn client_list(ctx: &mut Ctx, args: &Args) {
         let Some(t) = client_type_by_name(args.get(3)) else {
             return unknown_type(ctx, args.get(3));
         };
-        for info in ctx.srv.client_list() {
+        for info in live_clients(ctx.srv) {
             if client_type_of(&info) == t {
                 describe_line(&mut s, ctx, args, &info);
             }
@@ -806,15 +817,14 @@ fn client_list(ctx: &mut Ctx, args: &Args) {
         }
         for id in ids {
             let Ok(id) = u64::try_from(id) else { continue };
-            let found = ctx.srv.clients.lock().get(&id).cloned();
-            if let Some(info) = found {
+            if let Some(info) = live_client(ctx.srv, id) {
                 describe_line(&mut s, ctx, args, &info);
             }
         }
     } else if args.len() != 2 {
         return ctx.syntax_error();
     } else {
-        for info in ctx.srv.client_list() {
+        for info in live_clients(ctx.srv) {
             describe_line(&mut s, ctx, args, &info);
         }
     }
@@ -912,7 +922,7 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
     let me = ctx.client.id;
     let now = unix_ms();
     let mut killed = 0i64;
-    for info in ctx.srv.client_list() {
+    for info in live_clients(ctx.srv) {
         if !f.matches(&info, me, now) {
             continue;
         }
@@ -992,7 +1002,7 @@ fn client_unblock(ctx: &mut Ctx, args: &Args) {
     // CLIENT PAUSE to end cannot.
     let target = u64::try_from(id)
         .ok()
-        .and_then(|id| ctx.srv.clients.lock().get(&id).cloned());
+        .and_then(|id| live_client(ctx.srv, id));
     match target {
         Some(t) if t.blocked.load(Ordering::Relaxed) == BLOCKED_COMMAND => {
             t.unblock.store(reason, Ordering::Relaxed);

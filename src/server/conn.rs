@@ -220,32 +220,34 @@ async fn serve_loop(sock: &Sock, srv: &Shared, client: &mut Client) -> io::Resul
 /// mode. Requests that fail before running (unknown command, arity, NOAUTH)
 /// are answered at once, as in Redis.
 fn pause_applies(srv: &Shared, client: &Client, args: &Args) -> bool {
-    let Some(pause) = srv.current_pause() else {
-        return false;
-    };
-    let Some((mut def, id)) = srv.table.lookup(args.get(0)) else {
-        return false;
-    };
+    held_back(srv, client, args).is_some()
+}
+
+/// The command id of a request a CLIENT PAUSE holds back, if it does.
+fn held_back(srv: &Shared, client: &Client, args: &Args) -> Option<usize> {
+    let pause = srv.current_pause()?;
+    let (mut def, mut id) = srv.table.lookup(args.get(0))?;
     if !def.subcommands.is_empty() && args.len() >= 2 {
-        match Table::subcommand(def, id, args.get(1)) {
-            Some((sub, _)) => def = sub,
-            None => return false,
-        }
+        (def, id) = Table::subcommand(def, id, args.get(1))?;
     }
     let argc = args.len() as i32;
     if (def.arity > 0 && argc != def.arity) || argc < -def.arity {
-        return false;
+        return None;
     }
     if !client.authenticated && !def.has(flags::NO_AUTH) {
-        return false;
+        return None;
     }
-    !pause.write_only || def.has(flags::WRITE | flags::MAY_REPLICATE)
+    (!pause.write_only || def.has(flags::WRITE | flags::MAY_REPLICATE)).then_some(id)
 }
 
 /// Waits (without holding any lock) until the pause no longer holds this
 /// request back or the client is killed.
 async fn wait_for_unpause(srv: &Shared, client: &Client, args: &Args<'_>) {
     client.info.blocked.store(BLOCKED_PAUSE, Ordering::Relaxed);
+    // CLIENT LIST shows the command that waits.
+    if let Some(id) = held_back(srv, client, args) {
+        client.info.last_cmd.store(id + 1, Ordering::Relaxed);
+    }
     loop {
         let unpaused = srv.unpaused.notified();
         tokio::pin!(unpaused);
