@@ -907,9 +907,9 @@ fn client_kill(ctx: &mut Ctx, args: &Args) {
                     }
                 }
                 // Not in Redis 7.0 (added in 7.4): clients older than this
-                // many seconds.
+                // many seconds; 0 means no age filter.
                 b"maxage" => match parse_i64(val) {
-                    Some(secs) => f.max_age = Some(secs),
+                    Some(secs) => f.max_age = (secs != 0).then_some(secs),
                     None => {
                         return ctx.out.err("ERR maxage is not an integer or out of range");
                     }
