@@ -472,6 +472,11 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
             return;
         }
         m.queue(args, def, id);
+        let queued = m.cmds.len() as i64;
+        client
+            .info
+            .multi
+            .store(queued, std::sync::atomic::Ordering::Relaxed);
         out.simple(b"QUEUED");
         return;
     }

@@ -95,12 +95,12 @@ fn multi(ctx: &mut Ctx, _args: &Args) {
         ctx.out.err("ERR MULTI calls can not be nested");
         return;
     }
-    ctx.client.multi = Some(Multi::default());
+    ctx.client.set_multi(Some(Multi::default()));
     ctx.out.ok();
 }
 
 fn discard(ctx: &mut Ctx, _args: &Args) {
-    if ctx.client.multi.take().is_none() {
+    if ctx.client.set_multi(None).is_none() {
         ctx.out.err("ERR DISCARD without MULTI");
         return;
     }
@@ -108,7 +108,7 @@ fn discard(ctx: &mut Ctx, _args: &Args) {
 }
 
 fn exec(ctx: &mut Ctx, _args: &Args) {
-    let Some(m) = ctx.client.multi.take() else {
+    let Some(m) = ctx.client.set_multi(None) else {
         ctx.out.err("ERR EXEC without MULTI");
         return;
     };

@@ -24,6 +24,18 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// [`ClientInfo::blocked`]: running normally.
+pub const BLOCKED_NONE: u8 = 0;
+/// [`ClientInfo::blocked`]: its next command waits for a CLIENT PAUSE to end.
+pub const BLOCKED_PAUSE: u8 = 1;
+/// [`ClientInfo::blocked`]: blocked by a command (BLPOP …); CLIENT UNBLOCK
+/// may wake it.
+pub const BLOCKED_COMMAND: u8 = 2;
+/// [`ClientInfo::unblock`]: end the wait as if it timed out.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// [`ClientInfo::unblock`]: end the wait with an `UNBLOCKED` error.
+pub const UNBLOCK_ERROR: u8 = 2;
+
 /// What other threads can see of a client.
 pub struct ClientInfo {
     pub id: u64,
@@ -49,6 +61,21 @@ pub struct ClientInfo {
     pub tot_net_out: AtomicU64,
     pub no_evict: AtomicBool,
     pub killed: AtomicBool,
+    /// Channel, pattern and shard-channel subscriptions (CLIENT LIST
+    /// `sub`/`psub`/`ssub`; a client with any is of type `pubsub`).
+    pub sub: AtomicUsize,
+    pub psub: AtomicUsize,
+    pub ssub: AtomicUsize,
+    /// Commands queued in MULTI, or -1 outside a transaction.
+    pub multi: AtomicI64,
+    /// Why the connection is waiting instead of running its next command:
+    /// one of the `BLOCKED_*` constants.
+    pub blocked: AtomicU8,
+    /// Set by CLIENT UNBLOCK for a client blocked by a command:
+    /// `UNBLOCK_TIMEOUT` or `UNBLOCK_ERROR` (0 = none); `wake` is notified.
+    pub unblock: AtomicU8,
+    /// Wakes a blocked connection (CLIENT UNBLOCK).
+    pub wake: tokio::sync::Notify,
     /// True once the connection closed its socket (guards `fd` reuse).
     closed: Mutex<bool>,
 }
@@ -77,6 +104,13 @@ impl ClientInfo {
             tot_net_out: AtomicU64::new(0),
             no_evict: AtomicBool::new(false),
             killed: AtomicBool::new(false),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            blocked: AtomicU8::new(BLOCKED_NONE),
+            unblock: AtomicU8::new(0),
+            wake: tokio::sync::Notify::new(),
             closed: Mutex::new(false),
         }
     }
@@ -102,6 +136,18 @@ impl ClientInfo {
 
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Relaxed)
+    }
+
+    /// True for a client of type `pubsub` (any subscription).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Ordering::Relaxed)
+            + self.psub.load(Ordering::Relaxed)
+            + self.ssub.load(Ordering::Relaxed)
+            > 0
+    }
+
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Ordering::Relaxed) != BLOCKED_NONE
     }
 }
 
@@ -152,6 +198,14 @@ impl Client {
             self.settings_version = v;
             self.settings = srv.settings();
         }
+    }
+
+    /// Opens (`Some`) or closes (`None`) a transaction, keeping the
+    /// `multi=` field of CLIENT LIST in step.
+    pub fn set_multi(&mut self, m: Option<Multi>) -> Option<Multi> {
+        let n = m.as_ref().map_or(-1, |m| m.cmds.len() as i64);
+        self.info.multi.store(n, Ordering::Relaxed);
+        std::mem::replace(&mut self.multi, m)
     }
 
     /// Marks an open transaction as failed (an error while queuing).

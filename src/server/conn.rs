@@ -3,16 +3,17 @@
 //! reads are resumed by the parser; protocol errors are answered and the
 //! connection closed where Redis closes it.
 
-use crate::commands::{self, Args};
+use crate::commands::{self, Args, Table, flags};
 use crate::protocol::reply::{Reply, Resp};
 use crate::protocol::request::{Limits, Parsed, RequestParser, Source};
-use crate::server::client::{Client, ClientInfo, ReplyMode};
+use crate::server::client::{BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode};
 use crate::server::log;
 use crate::server::shared::Shared;
 use crate::storage::keyspace::unix_ms;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 use tokio::net::{TcpStream, UnixStream};
 
 /// A TCP or Unix-domain stream.
@@ -72,6 +73,17 @@ async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> i
     Ok(())
 }
 
+/// What a client outside the loopback interface reads before being
+/// disconnected in protected mode (Redis's text).
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Protected mode (on, and no password for the default user) accepts
+/// clients from the loopback interface and Unix sockets only.
+fn refused_by_protected_mode(client: &Client) -> bool {
+    let s = &client.settings;
+    s.protected_mode && s.requirepass.is_none() && !client.is_local
+}
+
 /// Serves one connection until it closes.
 pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, worker: usize) {
     let is_local = info.unix_socket
@@ -79,7 +91,17 @@ pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, work
         || info.addr.starts_with("[::1]")
         || info.addr.starts_with("::1");
     let mut client = Client::new(&srv, info.clone(), worker, is_local);
-    let _ = serve_loop(&mut sock, &srv, &mut client).await;
+    if refused_by_protected_mode(&client) {
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        // Best effort, as Redis: one write, then close.
+        if sock.writable().await.is_ok() {
+            let _ = sock.try_write(PROTECTED_MODE_DENIED);
+        }
+    } else {
+        let _ = serve_loop(&mut sock, &srv, &mut client).await;
+    }
     info.mark_closed();
     srv.clients.lock().remove(&info.id);
     srv.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
@@ -105,10 +127,11 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         }
         srv.workers[client.worker].net_input.add(n as u64);
         client.refresh_settings(srv);
-        client
-            .info
-            .last_interaction_ms
-            .store(unix_ms(), Ordering::Relaxed);
+        let info = &client.info;
+        info.last_interaction_ms.store(unix_ms(), Ordering::Relaxed);
+        info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        info.qbuf_free
+            .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         let mut close = false;
         loop {
             let limits = Limits {
@@ -123,6 +146,17 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                         Source::Inline => Args::new(parser.inline_scratch(), parser.spans()),
                     };
                     if !args.is_empty() {
+                        if srv.pause_flag.load(Ordering::Relaxed)
+                            && pause_applies(srv, client, &args)
+                        {
+                            // Replies so far go out first, as Redis does
+                            // when it postpones a client.
+                            flush(sock, &mut out, client, srv).await?;
+                            wait_for_unpause(srv, client, &args).await;
+                            if client.info.is_killed() {
+                                return Ok(());
+                            }
+                        }
                         run_one(srv, client, &mut out, &args);
                     }
                     pos += consumed;
@@ -176,6 +210,65 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
             return Ok(());
         }
     }
+}
+
+/// True when a CLIENT PAUSE in effect holds this request back: every
+/// command in ALL mode, writes (and commands that may replicate) in WRITE
+/// mode. Requests that fail before running (unknown command, arity, NOAUTH)
+/// are answered at once, as in Redis.
+fn pause_applies(srv: &Shared, client: &Client, args: &Args) -> bool {
+    held_back(srv, client, args).is_some()
+}
+
+/// The command id of a request a CLIENT PAUSE holds back, if it does.
+fn held_back(srv: &Shared, client: &Client, args: &Args) -> Option<usize> {
+    let pause = srv.current_pause()?;
+    let (mut def, mut id) = srv.table.lookup(args.get(0))?;
+    if !def.subcommands.is_empty() && args.len() >= 2 {
+        (def, id) = Table::subcommand(def, id, args.get(1))?;
+    }
+    let argc = args.len() as i32;
+    if (def.arity > 0 && argc != def.arity) || argc < -def.arity {
+        return None;
+    }
+    if !client.authenticated && !def.has(flags::NO_AUTH) {
+        return None;
+    }
+    let writes = def.has(flags::WRITE | flags::MAY_REPLICATE)
+        || (def.name == "exec"
+            && client.multi.as_ref().is_some_and(|m| {
+                m.cmds
+                    .iter()
+                    .any(|q| q.def.has(flags::WRITE | flags::MAY_REPLICATE))
+            }));
+    (!pause.write_only || writes).then_some(id)
+}
+
+/// Waits (without holding any lock) until the pause no longer holds this
+/// request back or the client is killed.
+async fn wait_for_unpause(srv: &Shared, client: &Client, args: &Args<'_>) {
+    client.info.blocked.store(BLOCKED_PAUSE, Ordering::Relaxed);
+    // CLIENT LIST shows the command that waits.
+    if let Some(id) = held_back(srv, client, args) {
+        client.info.last_cmd.store(id + 1, Ordering::Relaxed);
+    }
+    loop {
+        let unpaused = srv.unpaused.notified();
+        tokio::pin!(unpaused);
+        unpaused.as_mut().enable();
+        if client.info.is_killed() || !pause_applies(srv, client, args) {
+            break;
+        }
+        // Wake at the end of the pause, on UNPAUSE, or every 100 ms to
+        // notice a kill.
+        let left = srv.pause.lock().until - unix_ms();
+        let nap = Duration::from_millis(left.clamp(1, 100) as u64);
+        tokio::select! {
+            _ = &mut unpaused => {}
+            _ = tokio::time::sleep(nap) => {}
+        }
+    }
+    client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
 }
 
 /// Runs one request, honouring `CLIENT REPLY OFF|SKIP`.

@@ -366,11 +366,12 @@ fn register(srv: &Shared, conn: Incoming) -> Option<(Sock, Arc<ClientInfo>)> {
         }
         Incoming::Unix(s) => {
             let fd = s.as_raw_fd();
-            let laddr = settings.unixsocket.clone().unwrap_or_default();
+            // Redis names both ends of a Unix connection `path:0`.
+            let addr = format!("{}:0", settings.unixsocket.as_deref().unwrap_or(""));
             let s = tokio::net::UnixStream::from_std(s).ok()?;
             (
                 Sock::Unix(s),
-                ClientInfo::new(id, format!("{laddr}:0"), laddr, fd, true),
+                ClientInfo::new(id, addr.clone(), addr, fd, true),
             )
         }
     };
@@ -404,6 +405,10 @@ fn cron_main(srv: Arc<Shared>) {
             let now = crate::storage::keyspace::unix_ms();
             let limit = settings.timeout as i64 * 1000;
             for c in srv.client_list() {
+                // Blocked and subscribed clients are exempt, as in Redis.
+                if c.is_blocked() || c.is_pubsub() {
+                    continue;
+                }
                 if now - c.last_interaction_ms.load(Ordering::Relaxed) > limit {
                     log::verbose("Closing idle client");
                     c.kill();

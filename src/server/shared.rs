@@ -180,6 +180,11 @@ pub struct Shared {
     pub lastsave: AtomicI64,
     pub slowlog: Mutex<SlowLog>,
     pub pause: Mutex<Pause>,
+    /// True while a CLIENT PAUSE may be in effect: the one check on the
+    /// command path (the end time is then read under `pause`).
+    pub pause_flag: AtomicBool,
+    /// Notified when a pause is lifted early (CLIENT UNPAUSE).
+    pub unpaused: tokio::sync::Notify,
     pub active_expire_enabled: AtomicBool,
     /// Set when the server is shutting down.
     pub shutting_down: AtomicBool,
@@ -218,6 +223,8 @@ impl Shared {
             lastsave: AtomicI64::new(now / 1000),
             slowlog: Mutex::new(SlowLog::default()),
             pause: Mutex::new(Pause::default()),
+            pause_flag: AtomicBool::new(false),
+            unpaused: tokio::sync::Notify::new(),
             active_expire_enabled: AtomicBool::new(true),
             shutting_down: AtomicBool::new(false),
             tcp_port: AtomicUsize::new(settings.port as usize),
@@ -273,6 +280,43 @@ impl Shared {
         self.stats.rejected_connections.store(0, Ordering::Relaxed);
         self.stats.expired_keys_active.store(0, Ordering::Relaxed);
         self.keyspace.reset_stats();
+    }
+
+    /// Starts or extends a client pause until `until` (Unix ms). A pause is
+    /// never shortened, and ALL wins over WRITE while both are in effect.
+    pub fn pause_clients(&self, until: i64, write_only: bool) {
+        let mut p = self.pause.lock();
+        let active = p.until > unix_ms();
+        if active {
+            p.write_only &= write_only;
+            p.until = p.until.max(until);
+        } else {
+            *p = Pause { until, write_only };
+        }
+        self.pause_flag.store(true, Ordering::SeqCst);
+    }
+
+    /// Ends any client pause now and wakes the waiting connections.
+    pub fn unpause_clients(&self) {
+        let mut p = self.pause.lock();
+        *p = Pause::default();
+        self.pause_flag.store(false, Ordering::SeqCst);
+        drop(p);
+        self.unpaused.notify_waiters();
+    }
+
+    /// The pause in effect now, if any (clears the flag once it is over).
+    pub fn current_pause(&self) -> Option<Pause> {
+        if !self.pause_flag.load(Ordering::Relaxed) {
+            return None;
+        }
+        let p = self.pause.lock();
+        if p.until > unix_ms() {
+            Some(*p)
+        } else {
+            self.pause_flag.store(false, Ordering::SeqCst);
+            None
+        }
     }
 
     /// The clients registered now (a snapshot).
