@@ -12,13 +12,16 @@ use super::dict::{Dict, hash_bytes};
 use super::value::{Entry, NO_EXPIRE, Value};
 use compact_bytes::CompactBytes;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// log2 of the number of shards.
 pub const SHARD_BITS: u32 = 4;
 /// Number of shards.
 pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Active expiry samples at most this many keys per shard lock.
+const EXPIRE_BATCH: usize = 200;
 
 /// Current Unix time in milliseconds.
 #[inline]
@@ -80,6 +83,11 @@ pub struct Keyspace {
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
+    /// Set when the last active-expiry cycle ran out of time with expired
+    /// keys left: the next cycle gets a larger budget.
+    expire_backlog: AtomicBool,
+    /// Shard where the next active-expiry cycle starts.
+    expire_shard_cursor: AtomicU32,
 }
 
 impl Keyspace {
@@ -98,6 +106,8 @@ impl Keyspace {
             shards,
             databases,
             lru_clock: AtomicU32::new(0),
+            expire_backlog: AtomicBool::new(false),
+            expire_shard_cursor: AtomicU32::new(0),
         }
     }
 
@@ -190,37 +200,63 @@ impl Keyspace {
         out
     }
 
-    /// One round of active expiry over every shard, as Redis's
-    /// `activeExpireCycle`: per database, sample keys with a TTL and delete
-    /// the expired ones, repeating while more than `stale_pct` percent of a
-    /// sample was expired, until `budget` elapses. Each shard is locked only
-    /// for a bounded batch, so clients are never stalled for long.
+    /// One round of active expiry over every shard, in the spirit of
+    /// Redis's `activeExpireCycle`: per shard, sample keys with a TTL and
+    /// delete the expired ones, going on while more than `stale_pct`
+    /// percent of the samples were expired, until `budget` elapses.
+    ///
+    /// A shard is locked for at most [`EXPIRE_BATCH`] sampled keys at a
+    /// time, so clients wait microseconds at worst. When a cycle runs out of
+    /// time with stale keys left (a mass expiry), the following cycles get
+    /// four times the budget until the backlog is gone, which is how a
+    /// million keys expiring together are reclaimed in seconds.
     /// Returns the number of keys deleted.
     pub fn active_expire_cycle(&self, budget: std::time::Duration, effort: u32) -> u64 {
         let start = std::time::Instant::now();
-        let per_loop = 20 + 5 * (effort.saturating_sub(1) as usize);
-        let stale_pct = 10usize
-            .saturating_sub(effort.saturating_sub(1) as usize)
-            .max(1);
+        let effort = effort.clamp(1, 10) as usize;
+        let per_loop = 20 + 5 * (effort - 1);
+        let stale_pct = 10 - (effort - 1);
+        let budget = if self.expire_backlog.load(Ordering::Relaxed) {
+            budget * 4
+        } else {
+            budget
+        };
         let mut deleted = 0;
-        for shard in self.shards.iter() {
+        let mut out_of_time = false;
+        // Start at a different shard each cycle so a short budget does not
+        // always favour the first shards.
+        let first = self.expire_shard_cursor.fetch_add(1, Ordering::Relaxed) as usize;
+        'shards: for n in 0..SHARDS {
+            let shard = &self.shards[(first + n) % SHARDS];
             loop {
                 let mut g = shard.lock();
                 let now = unix_ms();
-                let (expired, sampled) = g.expire_some(now, per_loop, 16);
+                let mut stale = false;
+                let mut batch = 0;
+                while batch < EXPIRE_BATCH {
+                    let (expired, sampled) = g.expire_some(now, per_loop, 16);
+                    deleted += expired as u64;
+                    batch += sampled.max(1);
+                    stale = sampled > 0 && expired * 100 > sampled * stale_pct;
+                    if !stale {
+                        break;
+                    }
+                }
                 drop(g);
-                deleted += expired as u64;
-                if sampled == 0 || expired * 100 <= sampled * stale_pct {
+                if !stale {
                     break;
                 }
                 if start.elapsed() >= budget {
-                    return deleted;
+                    out_of_time = true;
+                    break 'shards;
                 }
             }
             if start.elapsed() >= budget {
+                out_of_time = true;
                 break;
             }
         }
+        self.expire_backlog.store(out_of_time, Ordering::Relaxed);
         deleted
     }
 
