@@ -12,13 +12,16 @@ use super::dict::{Dict, hash_bytes};
 use super::value::{Entry, NO_EXPIRE, Value};
 use compact_bytes::CompactBytes;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// log2 of the number of shards.
 pub const SHARD_BITS: u32 = 4;
 /// Number of shards.
 pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// Active expiry samples at most this many keys per shard lock.
+const EXPIRE_BATCH: usize = 200;
 
 /// Current Unix time in milliseconds.
 #[inline]
@@ -93,6 +96,11 @@ pub struct Keyspace {
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
+    /// Set when the last active-expiry cycle ran out of time with expired
+    /// keys left: the next cycle gets a larger budget.
+    expire_backlog: AtomicBool,
+    /// Shard where the next active-expiry cycle starts.
+    expire_shard_cursor: AtomicU32,
 }
 
 impl Keyspace {
@@ -111,6 +119,8 @@ impl Keyspace {
             shards,
             databases,
             lru_clock: AtomicU32::new(0),
+            expire_backlog: AtomicBool::new(false),
+            expire_shard_cursor: AtomicU32::new(0),
         }
     }
 
@@ -206,37 +216,63 @@ impl Keyspace {
         out
     }
 
-    /// One round of active expiry over every shard, as Redis's
-    /// `activeExpireCycle`: per database, sample keys with a TTL and delete
-    /// the expired ones, repeating while more than `stale_pct` percent of a
-    /// sample was expired, until `budget` elapses. Each shard is locked only
-    /// for a bounded batch, so clients are never stalled for long.
+    /// One round of active expiry over every shard, in the spirit of
+    /// Redis's `activeExpireCycle`: per shard, sample keys with a TTL and
+    /// delete the expired ones, going on while more than `stale_pct`
+    /// percent of the samples were expired, until `budget` elapses.
+    ///
+    /// A shard is locked for at most [`EXPIRE_BATCH`] sampled keys at a
+    /// time, so clients wait microseconds at worst. When a cycle runs out of
+    /// time with stale keys left (a mass expiry), the following cycles get
+    /// four times the budget until the backlog is gone, which is how a
+    /// million keys expiring together are reclaimed in seconds.
     /// Returns the number of keys deleted.
     pub fn active_expire_cycle(&self, budget: std::time::Duration, effort: u32) -> u64 {
         let start = std::time::Instant::now();
-        let per_loop = 20 + 5 * (effort.saturating_sub(1) as usize);
-        let stale_pct = 10usize
-            .saturating_sub(effort.saturating_sub(1) as usize)
-            .max(1);
+        let effort = effort.clamp(1, 10) as usize;
+        let per_loop = 20 + 5 * (effort - 1);
+        let stale_pct = 10 - (effort - 1);
+        let budget = if self.expire_backlog.load(Ordering::Relaxed) {
+            budget * 4
+        } else {
+            budget
+        };
         let mut deleted = 0;
-        for shard in self.shards.iter() {
+        let mut out_of_time = false;
+        // Start at a different shard each cycle so a short budget does not
+        // always favour the first shards.
+        let first = self.expire_shard_cursor.fetch_add(1, Ordering::Relaxed) as usize;
+        'shards: for n in 0..SHARDS {
+            let shard = &self.shards[(first + n) % SHARDS];
             loop {
                 let mut g = shard.lock();
                 let now = unix_ms();
-                let (expired, sampled) = g.expire_some(now, per_loop, 16);
+                let mut stale = false;
+                let mut batch = 0;
+                while batch < EXPIRE_BATCH {
+                    let (expired, sampled) = g.expire_some(now, per_loop, 16);
+                    deleted += expired as u64;
+                    batch += sampled.max(1);
+                    stale = sampled > 0 && expired * 100 > sampled * stale_pct;
+                    if !stale {
+                        break;
+                    }
+                }
                 drop(g);
-                deleted += expired as u64;
-                if sampled == 0 || expired * 100 <= sampled * stale_pct {
+                if !stale {
                     break;
                 }
                 if start.elapsed() >= budget {
-                    return deleted;
+                    out_of_time = true;
+                    break 'shards;
                 }
             }
             if start.elapsed() >= budget {
+                out_of_time = true;
                 break;
             }
         }
+        self.expire_backlog.store(out_of_time, Ordering::Relaxed);
         deleted
     }
 
@@ -362,7 +398,12 @@ impl<'a> Db<'a> {
     /// it (a bug in a command's key declaration, caught at dispatch).
     #[inline]
     fn shard(&mut self, hash: u64) -> &mut Shard {
-        let s = shard_of(hash);
+        self.shard_at(shard_of(hash))
+    }
+
+    /// Locked shard number `s`. Panics if the command did not lock it.
+    #[inline]
+    pub fn shard_at(&mut self, s: usize) -> &mut Shard {
         match &mut self.guards {
             Guards::One(i, g) if *i == s => g,
             Guards::Many(v) => match v.iter_mut().find(|(i, _)| *i == s) {
@@ -408,18 +449,50 @@ impl<'a> Db<'a> {
     #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.index;
-        self.get_in(db, key)
+        self.lookup(db, key, true, true)
     }
 
     /// [`Db::get`] in another database (MOVE, COPY … DB).
     #[inline]
     pub fn get_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup(db, key, true, true)
+    }
+
+    /// Looks a key up counting a hit or miss but leaving its LRU stamp
+    /// alone (Redis's `LOOKUP_NOTOUCH`: EXISTS, TYPE, TTL, OBJECT …).
+    #[inline]
+    pub fn get_notouch(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.lookup(db, key, false, true)
+    }
+
+    /// Looks a key up for a command about to change it (Redis's
+    /// `lookupKeyWrite`): lazy expiry and LRU stamp, no hit/miss counted.
+    #[inline]
+    pub fn get_for_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.lookup(db, key, true, false)
+    }
+
+    /// [`Db::get_for_write`] in another database.
+    #[inline]
+    pub fn get_for_write_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
+        self.lookup(db, key, true, false)
+    }
+
+    /// The lookup behind the `get*` methods: `touch` stamps the LRU clock,
+    /// `stats` counts a keyspace hit or miss. One table lookup when the key
+    /// has no TTL or has not expired.
+    #[inline]
+    fn lookup(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
         let hash = self.hash(key);
         let lru = self.ks.lru_clock();
         let shard = self.shard(hash);
         let entry: *mut Entry = match shard.dbs[db].main.get_mut_hashed(hash, key) {
             None => {
-                shard.stats.keyspace_misses += 1;
+                if stats {
+                    shard.stats.keyspace_misses += 1;
+                }
                 return None;
             }
             Some(e) => e,
@@ -430,13 +503,19 @@ impl<'a> Db<'a> {
         let expire = unsafe { (*entry).expire };
         if expire != NO_EXPIRE && expire <= self.now() {
             self.expire_if_needed(db, hash, key);
-            self.shard(hash).stats.keyspace_misses += 1;
+            if stats {
+                self.shard(hash).stats.keyspace_misses += 1;
+            }
             return None;
         }
-        self.shard(hash).stats.keyspace_hits += 1;
+        if stats {
+            self.shard(hash).stats.keyspace_hits += 1;
+        }
         // SAFETY: as above; the table was not touched since.
         let e = unsafe { &mut *entry };
-        e.lru = lru;
+        if touch {
+            e.lru = lru;
+        }
         Some(e)
     }
 
@@ -569,6 +648,129 @@ impl<'a> Db<'a> {
     /// whole-keyspace commands; the caller handles expiry).
     pub fn table_in(&mut self, db: usize, hash: u64) -> &mut DbTable {
         &mut self.shard(hash).dbs[db]
+    }
+
+    /// Deletes `key` from database `db` if its TTL has passed (counted as
+    /// an expired key); true if it did. For commands that walk tables
+    /// directly (SCAN, RANDOMKEY).
+    pub fn expire_if_due(&mut self, db: usize, key: &[u8]) -> bool {
+        let hash = hash_bytes(key);
+        self.expire_if_needed(db, hash, key)
+    }
+
+    /// Number of keys in database `db` over the locked shards, counting
+    /// expired keys not reclaimed yet (as Redis's DBSIZE).
+    pub fn len_in(&mut self, db: usize) -> usize {
+        self.shards_mut().map(|s| s.dbs[db].main.len()).sum()
+    }
+
+    /// Empties database `db`, or every database when `None`, over the
+    /// locked shards (all of them for FLUSHDB/FLUSHALL). Returns the number
+    /// of keys removed and the old tables, so the caller decides where they
+    /// are freed (after the locks are released, or on another thread).
+    pub fn flush(&mut self, db: Option<usize>) -> (u64, Vec<DbTable>) {
+        let mut removed = 0u64;
+        let mut old = Vec::new();
+        for shard in self.shards_mut() {
+            let range = match db {
+                Some(d) => d..d + 1,
+                None => 0..shard.dbs.len(),
+            };
+            for t in &mut shard.dbs[range] {
+                if t.main.is_empty() && t.expires.is_empty() {
+                    continue;
+                }
+                removed += t.main.len() as u64;
+                old.push(std::mem::take(t));
+            }
+            // The active-expiry cursor may point into a dropped table.
+            shard.expire_scan_cursor = 0;
+        }
+        (removed, old)
+    }
+
+    /// Exchanges databases `a` and `b` in every locked shard (SWAPDB, with
+    /// all shards locked).
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        for shard in self.shards_mut() {
+            shard.dbs.swap(a, b);
+            shard.expire_scan_cursor = 0;
+        }
+    }
+
+    /// One SCAN call over database `db` (every shard must be locked).
+    /// The cursor packs the shard number in its low [`SHARD_BITS`] bits and
+    /// the shard dict's reverse-binary cursor above them: shards are walked
+    /// one after the other, each with the dict's guarantee (every key
+    /// present for the whole scan is returned, even across resizes). Pushes
+    /// keys (expired ones included: the caller filters) until at least
+    /// `count` were found or `10 * count` buckets were visited; returns the
+    /// next cursor, 0 when done.
+    pub fn scan(
+        &mut self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        out: &mut Vec<CompactBytes>,
+    ) -> u64 {
+        let mut shard = (cursor & (SHARDS as u64 - 1)) as usize;
+        let mut inner = cursor >> SHARD_BITS;
+        let mut steps = count.max(1).saturating_mul(10);
+        let start = out.len();
+        loop {
+            let table = &self.shard_at(shard).dbs[db].main;
+            if table.is_empty() {
+                inner = 0;
+            } else {
+                inner = table.scan(inner, |k, _| out.push(k.clone()));
+            }
+            if inner == 0 {
+                shard += 1;
+                if shard == SHARDS {
+                    return 0;
+                }
+            }
+            steps -= 1;
+            if out.len() - start >= count || steps == 0 {
+                return (inner << SHARD_BITS) | shard as u64;
+            }
+        }
+    }
+
+    /// A random live key of database `db` (every shard must be locked);
+    /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
+    pub fn random_key(&mut self, db: usize) -> Option<CompactBytes> {
+        let mut rng = rand::rng();
+        loop {
+            let sizes: Vec<(usize, usize)> = (0..SHARDS)
+                .map(|s| (s, self.shard_at(s).dbs[db].main.len()))
+                .collect();
+            let total: usize = sizes.iter().map(|&(_, n)| n).sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = rand::RngExt::random_range(&mut rng, 0..total);
+            let s = sizes
+                .iter()
+                .find(|&&(_, n)| {
+                    if pick < n {
+                        true
+                    } else {
+                        pick -= n;
+                        false
+                    }
+                })
+                .map(|&(s, _)| s)?;
+            let (key, expired) = {
+                let now = self.now();
+                let (k, e) = self.shard_at(s).dbs[db].main.random_entry(&mut rng)?;
+                (k.clone(), e.expire <= now)
+            };
+            if !expired {
+                return Some(key);
+            }
+            self.expire_if_due(db, &key);
+        }
     }
 
     /// Marks that a key was changed in a way not covered by the helpers

@@ -15,6 +15,7 @@ pub const EMBSTR_MAX: usize = 44;
 pub const NO_EXPIRE: i64 = i64::MAX;
 
 /// A stored value.
+#[derive(Clone)]
 pub enum Value {
     /// A string holding a canonical integer (`OBJECT ENCODING` = `int`).
     Int(i64),
