@@ -76,14 +76,17 @@ static CLIENT_SUBCOMMANDS: [CommandDef; 16] = [
         "Returns the id tracking notifications are redirected to, or -1.",
         client_getredir,
     ),
-    client_sub(
-        "client|help",
-        2,
-        false,
-        "5.0.0",
-        "Lists the CLIENT subcommands.",
-        client_help,
-    ),
+    CommandDef {
+        flags: LOADING | STALE | SENTINEL,
+        ..client_sub(
+            "client|help",
+            2,
+            false,
+            "5.0.0",
+            "Lists the CLIENT subcommands.",
+            client_help,
+        )
+    },
     client_sub(
         "client|id",
         2,
