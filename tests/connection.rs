@@ -342,6 +342,17 @@ fn maxclients_refuses_extra_connections() {
         return;
     };
     let mut a = server.raw();
+    // The harness's start-up probe may still be closing: wait until `a` is
+    // the only client.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let list = a.cmd(&[b"CLIENT", b"LIST"]);
+        if list.iter().filter(|&&c| c == b'\n').count() == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "probe connection never left");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let mut b = server.raw();
     assert_eq!(a.cmd(&[b"PING"]), b"+PONG\r\n");
     assert_eq!(b.cmd(&[b"PING"]), b"+PONG\r\n");
