@@ -474,6 +474,7 @@ fn reset(ctx: &mut Ctx, _args: &Args) {
     // once they exist; here the state this module keeps.
     let client = &mut *ctx.client;
     client.set_multi(None);
+    client.unwatch_all(ctx.srv);
     client.select(0);
     set_name(client, b"");
     // A reply being skipped (CLIENT REPLY SKIP) stays skipped, as in Redis.

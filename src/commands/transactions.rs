@@ -1,4 +1,4 @@
-//! Transactions: MULTI, EXEC, DISCARD.
+//! Transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH.
 //!
 //! While a client is in MULTI the dispatcher queues its commands (copying
 //! their arguments) and answers `QUEUED`; errors found while queuing (unknown
@@ -6,6 +6,12 @@
 //! fail with `EXECABORT`. EXEC is declared with `Keys::All`: it holds every
 //! shard while it runs the queue, so no other client, on any thread, sees
 //! the transaction half done.
+//!
+//! WATCH registers (database, key) in the keyspace's watch registry with
+//! the client's flag; every write to the key (any client, any thread,
+//! expiry, FLUSHALL, SWAPDB) sets it, and EXEC then answers a null array
+//! without running anything. A key that was live when watched and has
+//! expired by EXEC time also fails the EXEC, as in Redis.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, call, flags::*};
 
@@ -77,6 +83,30 @@ pub const COMMANDS: &[CommandDef] = &[
         ..CommandDef::DEFAULT
     },
     CommandDef {
+        name: "watch",
+        arity: -2,
+        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        acl: acl::FAST | acl::TRANSACTION,
+        keys: Keys::ALL_ARGS,
+        group: "transactions",
+        since: "2.2.0",
+        summary: "Makes the next EXEC fail if any of these keys changes first.",
+        handler: watch,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
+        name: "unwatch",
+        arity: 1,
+        flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
+        acl: acl::FAST | acl::TRANSACTION,
+        keys: Keys::None,
+        group: "transactions",
+        since: "2.2.0",
+        summary: "Forgets every key this connection watches.",
+        handler: unwatch,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
         name: "discard",
         arity: 1,
         flags: NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
@@ -104,6 +134,47 @@ fn discard(ctx: &mut Ctx, _args: &Args) {
         ctx.out.err("ERR DISCARD without MULTI");
         return;
     }
+    ctx.client.unwatch_all(ctx.srv);
+    ctx.out.ok();
+}
+
+fn watch(ctx: &mut Ctx, args: &Args) {
+    if ctx.client.multi.is_some() {
+        ctx.out.err("ERR WATCH inside MULTI is not allowed");
+        return;
+    }
+    let db = ctx.db.index;
+    for key in args.iter().skip(1) {
+        if ctx
+            .client
+            .watched
+            .iter()
+            .any(|(d, k, _)| *d == db && k == key)
+        {
+            continue;
+        }
+        // Whether the key is already logically expired (EXEC only fails
+        // for keys that expire after the WATCH).
+        let expired = key_is_expired(ctx, db, key);
+        ctx.srv
+            .keyspace
+            .watches
+            .add(db, key, &ctx.client.watch_flag);
+        ctx.client.watched.push((db, key.to_vec(), expired));
+    }
+    ctx.out.ok();
+}
+
+/// True when `key` exists in `db` with a TTL that has passed.
+fn key_is_expired(ctx: &mut Ctx, db: usize, key: &[u8]) -> bool {
+    let now = ctx.db.now();
+    ctx.db
+        .raw_entry_in(db, key)
+        .is_some_and(|e| e.has_expire() && e.expire <= now)
+}
+
+fn unwatch(ctx: &mut Ctx, _args: &Args) {
+    ctx.client.unwatch_all(ctx.srv);
     ctx.out.ok();
 }
 
@@ -115,6 +186,23 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
     if m.aborted {
         ctx.out
             .err("EXECABORT Transaction discarded because of previous errors.");
+        ctx.client.unwatch_all(ctx.srv);
+        return;
+    }
+    let mut dirty = ctx
+        .client
+        .watch_flag
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if !dirty {
+        let watched = std::mem::take(&mut ctx.client.watched);
+        dirty = watched
+            .iter()
+            .any(|(db, key, was_expired)| !was_expired && key_is_expired(ctx, *db, key));
+        ctx.client.watched = watched;
+    }
+    ctx.client.unwatch_all(ctx.srv);
+    if dirty {
+        ctx.out.null_array();
         return;
     }
     ctx.out.array(m.cmds.len());

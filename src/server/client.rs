@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::protocol::reply::Reply;
 use crate::server::shared::{Shared, SlowEntry};
 use crate::storage::keyspace::unix_ms;
+use crate::storage::watch::WatchFlag;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -167,6 +168,10 @@ pub struct Client {
     pub info: Arc<ClientInfo>,
     /// The open transaction, between MULTI and EXEC/DISCARD.
     pub multi: Option<Multi>,
+    /// Set by any write to a watched key.
+    pub watch_flag: WatchFlag,
+    /// Watched keys: (db, key, already expired when watched).
+    pub watched: Vec<(usize, Vec<u8>, bool)>,
     /// The configuration as of this connection's last read batch.
     pub settings: Arc<Settings>,
     settings_version: u64,
@@ -182,6 +187,8 @@ impl Client {
             id: info.id,
             db: 0,
             multi: None,
+            watch_flag: WatchFlag::default(),
+            watched: Vec::new(),
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             is_local,
@@ -206,6 +213,14 @@ impl Client {
         let n = m.as_ref().map_or(-1, |m| m.cmds.len() as i64);
         self.info.multi.store(n, Ordering::Relaxed);
         std::mem::replace(&mut self.multi, m)
+    }
+
+    /// Forgets every watched key (EXEC, DISCARD, UNWATCH, RESET, close).
+    pub fn unwatch_all(&mut self, srv: &Shared) {
+        for (db, key, _) in self.watched.drain(..) {
+            srv.keyspace.watches.remove(db, &key, &self.watch_flag);
+        }
+        self.watch_flag.store(false, Ordering::Relaxed);
     }
 
     /// Marks an open transaction as failed (an error while queuing).

@@ -102,6 +102,7 @@ pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, work
     } else {
         let _ = serve_loop(&mut sock, &srv, &mut client).await;
     }
+    client.unwatch_all(&srv);
     info.mark_closed();
     srv.clients.lock().remove(&info.id);
     srv.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);

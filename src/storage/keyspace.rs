@@ -10,6 +10,7 @@
 
 use super::dict::{Dict, hash_bytes};
 use super::value::{Entry, NO_EXPIRE, Value};
+use super::watch::Watches;
 use compact_bytes::CompactBytes;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -93,6 +94,8 @@ impl std::ops::Deref for Padded {
 /// The whole dataset.
 pub struct Keyspace {
     shards: Box<[Padded]>,
+    /// Keys clients WATCH; every change below signals it.
+    pub watches: Watches,
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
@@ -117,6 +120,7 @@ impl Keyspace {
             .collect();
         Keyspace {
             shards,
+            watches: Watches::default(),
             databases,
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
@@ -250,7 +254,7 @@ impl Keyspace {
                 let mut stale = false;
                 let mut batch = 0;
                 while batch < EXPIRE_BATCH {
-                    let (expired, sampled) = g.expire_some(now, per_loop, 16);
+                    let (expired, sampled) = g.expire_some(now, per_loop, 16, &self.watches);
                     deleted += expired as u64;
                     batch += sampled.max(1);
                     stale = sampled > 0 && expired * 100 > sampled * stale_pct;
@@ -291,7 +295,13 @@ impl Shard {
     /// Samples up to `per_db` keys with a TTL in each of up to `max_dbs`
     /// databases (resuming where the last call stopped) and deletes the
     /// expired ones. Returns (deleted, sampled).
-    fn expire_some(&mut self, now: i64, per_db: usize, max_dbs: usize) -> (usize, usize) {
+    fn expire_some(
+        &mut self,
+        now: i64,
+        per_db: usize,
+        max_dbs: usize,
+        watches: &Watches,
+    ) -> (usize, usize) {
         let ndb = self.dbs.len();
         let mut expired = 0;
         let mut sampled = 0;
@@ -323,6 +333,9 @@ impl Shard {
             for k in &victims {
                 let h = hash_bytes(k);
                 table.remove_hashed(h, k);
+                if watches.active() {
+                    watches.touch(dbi, k);
+                }
             }
             expired += victims.len();
             self.stats.expired_keys += victims.len() as u64;
@@ -439,6 +452,7 @@ impl<'a> Db<'a> {
             Some(e) if e.expire <= now => {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
+                self.signal(db, key);
                 true
             }
             _ => false,
@@ -570,6 +584,23 @@ impl<'a> Db<'a> {
             }
         }
         self.dirty += 1;
+        self.signal(db, key);
+    }
+
+    /// Tells WATCHers of `key` in `db` that it changed (free when nobody
+    /// watches anything).
+    #[inline]
+    fn signal(&self, db: usize, key: &[u8]) {
+        if self.ks.watches.active() {
+            self.ks.watches.touch(db, key);
+        }
+    }
+
+    /// The entry of `key` in `db` as stored, expired or not, without any
+    /// side effect.
+    pub fn raw_entry_in(&mut self, db: usize, key: &[u8]) -> Option<&Entry> {
+        let hash = self.hash(key);
+        self.shard(hash).dbs[db].main.get_hashed(hash, key)
     }
 
     /// Inserts a whole entry (with its TTL) under `key`, replacing any old
@@ -589,6 +620,7 @@ impl<'a> Db<'a> {
                 .insert_hashed(hash, CompactBytes::new(key), expire);
         }
         self.dirty += 1;
+        self.signal(db, key);
     }
 
     /// Deletes a key; returns its entry if it existed (and was not expired).
@@ -604,9 +636,11 @@ impl<'a> Db<'a> {
         let e = shard.dbs[db].remove_hashed(hash, key)?;
         if e.expire <= now {
             shard.stats.expired_keys += 1;
+            self.signal(db, key);
             return None;
         }
         self.dirty += 1;
+        self.signal(db, key);
         Some(e)
     }
 
@@ -625,6 +659,7 @@ impl<'a> Db<'a> {
                     .insert_new_hashed(hash, CompactBytes::new(key), at),
             }
             self.dirty += 1;
+            self.signal(db, key);
         }
     }
 
@@ -638,6 +673,7 @@ impl<'a> Db<'a> {
                 e.expire = NO_EXPIRE;
                 t.expires.remove_hashed(hash, key);
                 self.dirty += 1;
+                self.signal(db, key);
                 true
             }
             _ => false,
@@ -669,6 +705,11 @@ impl<'a> Db<'a> {
     /// of keys removed and the old tables, so the caller decides where they
     /// are freed (after the locks are released, or on another thread).
     pub fn flush(&mut self, db: Option<usize>) -> (u64, Vec<DbTable>) {
+        let dbs: Vec<usize> = match db {
+            Some(d) => vec![d],
+            None => (0..self.ks.databases).collect(),
+        };
+        self.signal_existing(&dbs, false);
         let mut removed = 0u64;
         let mut old = Vec::new();
         for shard in self.shards_mut() {
@@ -692,6 +733,7 @@ impl<'a> Db<'a> {
     /// Exchanges databases `a` and `b` in every locked shard (SWAPDB, with
     /// all shards locked).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        self.signal_existing(&[a, b], true);
         for shard in self.shards_mut() {
             shard.dbs.swap(a, b);
             shard.expire_scan_cursor = 0;
@@ -777,7 +819,39 @@ impl<'a> Db<'a> {
     /// above (in-place mutation through `get`): counts one change. Later
     /// issues hook WATCH and keyspace notifications here.
     #[inline]
-    pub fn touched(&mut self, _key: &[u8]) {
+    pub fn touched(&mut self, key: &[u8]) {
         self.dirty += 1;
+        let db = self.index;
+        self.signal(db, key);
+    }
+
+    /// [`Db::touched`] for a key of another database.
+    pub fn touched_in(&mut self, db: usize, key: &[u8]) {
+        self.dirty += 1;
+        self.signal(db, key);
+    }
+
+    /// Signals WATCHers of the watched keys of `dbs` that hold a value now,
+    /// before FLUSHDB/FLUSHALL/SWAPDB change them (every shard must be
+    /// locked). With `across`, a key counts if it exists in any of `dbs`
+    /// (SWAPDB: the key's value is replaced by the other database's).
+    fn signal_existing(&mut self, dbs: &[usize], across: bool) {
+        if !self.ks.watches.active() {
+            return;
+        }
+        let ks = self.ks;
+        ks.watches.touch_existing(None, |d, key| {
+            if !dbs.contains(&d) {
+                return false;
+            }
+            let hash = hash_bytes(key);
+            let shard = self.shard(hash);
+            if across {
+                dbs.iter()
+                    .any(|&db| shard.dbs[db].main.contains_key_hashed(hash, key))
+            } else {
+                shard.dbs[d].main.contains_key_hashed(hash, key)
+            }
+        });
     }
 }

@@ -1,0 +1,143 @@
+//! MULTI/EXEC/WATCH across connections and threads: another client's write
+//! (or an expiry) fails a watching EXEC; EXEC is atomic against concurrent
+//! writers on other threads.
+
+mod common;
+
+use common::Server;
+use redis::Commands;
+use std::time::Duration;
+
+#[test]
+fn write_from_another_client_fails_exec() {
+    let Some(server) = Server::start(&["--server-threads", "2"]) else {
+        return;
+    };
+    let mut a = server.client();
+    let mut b = server.client();
+    let _: () = a.set("k", 1).unwrap();
+    let _: () = redis::cmd("WATCH").arg("k").query(&mut a).unwrap();
+    let _: () = b.set("k", 2).unwrap();
+    let res: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("other", 1)
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(res, None, "EXEC must fail after another client's write");
+    let other: Option<i64> = a.get("other").unwrap();
+    assert_eq!(other, None);
+    // Without the interfering write, the same transaction runs.
+    let _: () = redis::cmd("WATCH").arg("k").query(&mut a).unwrap();
+    let res: Option<(String,)> = redis::pipe()
+        .atomic()
+        .set("other", 1)
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(res, Some(("OK".to_string(),)));
+}
+
+#[test]
+fn expiry_of_a_watched_key_fails_exec() {
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let mut a = server.client();
+    let _: () = redis::cmd("SET")
+        .arg("ttl")
+        .arg(1)
+        .arg("PX")
+        .arg(100)
+        .query(&mut a)
+        .unwrap();
+    let _: () = redis::cmd("WATCH").arg("ttl").query(&mut a).unwrap();
+    std::thread::sleep(Duration::from_millis(250));
+    let res: Option<(String,)> = redis::pipe().atomic().set("x", 1).query(&mut a).unwrap();
+    assert_eq!(res, None, "a watched key that expired fails the EXEC");
+}
+
+#[test]
+fn exec_is_atomic_against_writers_on_other_threads() {
+    // Two counters always moved together inside MULTI; a concurrent reader
+    // using MULTI/EXEC must always see them equal, and the final sum must
+    // account for every increment.
+    let Some(server) = Server::start(&["--server-threads", "4"]) else {
+        return;
+    };
+    let addr = server.addr();
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                for _ in 0..300 {
+                    let _: (i64, i64) = redis::pipe()
+                        .atomic()
+                        .incr("left", 1)
+                        .incr("right", 1)
+                        .query(&mut c)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut c = server.client();
+    let mut checks = 0;
+    while writers.iter().any(|w| !w.is_finished()) || checks == 0 {
+        let (l, r): (Option<i64>, Option<i64>) = redis::pipe()
+            .atomic()
+            .get("left")
+            .get("right")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(l, r, "a transaction was seen half done");
+        checks += 1;
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    let l: i64 = c.get("left").unwrap();
+    assert_eq!(l, 1200);
+}
+
+#[test]
+fn watch_based_optimistic_increment_loses_no_update() {
+    // The classic WATCH/GET/MULTI/SET/EXEC retry loop from several threads:
+    // every successful EXEC must be counted exactly once.
+    let Some(server) = Server::start(&["--server-threads", "4"]) else {
+        return;
+    };
+    let addr = server.addr();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut done = 0;
+                while done < 100 {
+                    let _: () = redis::cmd("WATCH").arg("cas").query(&mut c).unwrap();
+                    let v: Option<i64> = c.get("cas").unwrap();
+                    let res: Option<(String,)> = redis::pipe()
+                        .atomic()
+                        .set("cas", v.unwrap_or(0) + 1)
+                        .query(&mut c)
+                        .unwrap();
+                    if res.is_some() {
+                        done += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut c = server.client();
+    let v: i64 = c.get("cas").unwrap();
+    assert_eq!(v, 400);
+}
