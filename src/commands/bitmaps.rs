@@ -365,7 +365,7 @@ fn setbit(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7);
-    let (old, changed) = match open_for_write(&mut ctx.db, key, byte + 1) {
+    let (old, changed) = match open_for_write(ctx.db, key, byte + 1) {
         Err(WrongType) => return ctx.wrong_type(),
         Ok(w) => {
             let cell = &mut w.bytes[byte];
@@ -818,7 +818,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
         .map(|f| f.offset + f.bits as u64 - 1)
         .max()
         .unwrap_or(0);
-    let created = match open_for_write(&mut ctx.db, key, (highest >> 3) as usize + 1) {
+    let created = match open_for_write(ctx.db, key, (highest >> 3) as usize + 1) {
         Err(WrongType) => return ctx.wrong_type(),
         Ok(w) => {
             let p: &mut [u8] = w.bytes;

@@ -533,7 +533,7 @@ fn set_generic(
             }
         }
     } else if opts.nx || opts.xx {
-        write_lookup(&mut ctx.db, key).is_some()
+        write_lookup(ctx.db, key).is_some()
     } else {
         false
     };
@@ -763,7 +763,7 @@ fn msetnx(ctx: &mut Ctx, args: &Args) {
         return;
     }
     for i in (1..args.len()).step_by(2) {
-        if write_lookup(&mut ctx.db, args.get(i)).is_some() {
+        if write_lookup(ctx.db, args.get(i)).is_some() {
             ctx.out.int(0);
             return;
         }
@@ -779,7 +779,7 @@ fn msetnx(ctx: &mut Ctx, args: &Args) {
 fn append(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let extra = args.get(2);
-    let Some(e) = write_lookup(&mut ctx.db, key) else {
+    let Some(e) = write_lookup(ctx.db, key) else {
         ctx.db.set(key, string_value(extra), false);
         ctx.out.int(extra.len() as i64);
         return;
@@ -867,7 +867,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
         offset as u64,
         patch.len() as u64,
     );
-    let Some(e) = write_lookup(&mut ctx.db, key) else {
+    let Some(e) = write_lookup(ctx.db, key) else {
         if patch.is_empty() {
             ctx.out.int(0);
             return;
@@ -920,7 +920,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
 /// Adds `delta` to the integer at `key` (0 when missing), keeping its TTL,
 /// and answers the new value.
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
-    let Some(e) = write_lookup(&mut ctx.db, key) else {
+    let Some(e) = write_lookup(ctx.db, key) else {
         ctx.db.set(key, Value::Int(delta), false);
         ctx.out.int(delta);
         return;
@@ -1039,8 +1039,8 @@ fn lcs_operand(db: &mut Db, key: &[u8]) -> Result<Vec<u8>, ()> {
 }
 
 fn lcs(ctx: &mut Ctx, args: &Args) {
-    let a = lcs_operand(&mut ctx.db, args.get(1));
-    let b = lcs_operand(&mut ctx.db, args.get(2));
+    let a = lcs_operand(ctx.db, args.get(1));
+    let b = lcs_operand(ctx.db, args.get(2));
     let (Ok(a), Ok(b)) = (a, b) else {
         ctx.out
             .err("ERR The specified keys must contain string values");
