@@ -15,11 +15,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// Set when a watched key changes; EXEC refuses to run when it is.
 pub type WatchFlag = Arc<AtomicBool>;
 
+/// Watchers of each (database, key).
+type WatchMap = HashMap<(usize, Vec<u8>), Vec<WatchFlag>>;
+
 #[derive(Default)]
 pub struct Watches {
     /// Number of (client, key) registrations.
     count: AtomicUsize,
-    map: Mutex<HashMap<(usize, Vec<u8>), Vec<WatchFlag>>>,
+    map: Mutex<WatchMap>,
 }
 
 impl Watches {
