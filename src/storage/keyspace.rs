@@ -855,3 +855,212 @@ impl<'a> Db<'a> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::value::string_value;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    fn key(i: usize) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    /// Inserts `n` keys named by `name` into `db`, with an absolute expiry
+    /// when `at` is given.
+    fn fill(ks: &Keyspace, db: usize, n: usize, name: impl Fn(usize) -> Vec<u8>, at: Option<i64>) {
+        let mut v = ks.view_all(db);
+        for i in 0..n {
+            let k = name(i);
+            v.set(&k, string_value(b"v"), false);
+            if let Some(at) = at {
+                v.set_expire(&k, at);
+            }
+        }
+    }
+
+    /// Runs a full SCAN of `db`, calling `between` after each call.
+    fn full_scan(
+        ks: &Keyspace,
+        db: usize,
+        count: usize,
+        mut between: impl FnMut(),
+    ) -> HashSet<Vec<u8>> {
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        loop {
+            let mut out = Vec::new();
+            cursor = ks.view_all(db).scan(db, cursor, count, &mut out);
+            seen.extend(out.iter().map(|k| k.as_slice().to_vec()));
+            if cursor == 0 {
+                return seen;
+            }
+            between();
+        }
+    }
+
+    #[test]
+    fn scan_covers_every_shard_and_keys_present_throughout() {
+        let ks = Keyspace::new(2);
+        fill(&ks, 0, 5000, key, None);
+        let mut added = 0;
+        // Grow the tables a lot while the scan runs.
+        let seen = full_scan(&ks, 0, 20, || {
+            let mut v = ks.view_all(0);
+            for _ in 0..100 {
+                if added < 20_000 {
+                    v.set(format!("new:{added}").as_bytes(), string_value(b"x"), false);
+                    added += 1;
+                }
+            }
+        });
+        assert!(added >= 10_000, "the scan should have taken many calls");
+        for i in 0..5000 {
+            assert!(seen.contains(&key(i)), "key {i} missed");
+        }
+        // Shrinking: delete most keys during the scan, keep every 10th.
+        let ks = Keyspace::new(1);
+        fill(&ks, 0, 20_000, key, None);
+        let mut next = 0;
+        let seen = full_scan(&ks, 0, 50, || {
+            let mut v = ks.view_all(0);
+            for _ in 0..500 {
+                if next < 20_000 {
+                    if next % 10 != 0 {
+                        v.remove(&key(next));
+                    }
+                    next += 1;
+                }
+            }
+        });
+        for i in (0..20_000).step_by(10) {
+            assert!(seen.contains(&key(i)), "kept key {i} missed");
+        }
+    }
+
+    #[test]
+    fn scan_on_empty_db_and_out_of_range_cursor() {
+        let ks = Keyspace::new(2);
+        fill(&ks, 1, 10, key, None);
+        let mut out = Vec::new();
+        assert_eq!(ks.view_all(0).scan(0, 0, 10, &mut out), 0);
+        assert!(out.is_empty());
+        // Any cursor value is accepted and eventually ends.
+        let mut cursor = u64::MAX;
+        for _ in 0..10_000 {
+            cursor = ks.view_all(1).scan(1, cursor, 10, &mut out);
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(cursor, 0);
+    }
+
+    #[test]
+    fn lazy_and_active_expiry_count_expired_keys() {
+        let ks = Keyspace::new(16);
+        let past = unix_ms() - 1;
+        fill(&ks, 0, 100, key, Some(unix_ms() + 60_000));
+        {
+            let mut v = ks.view_all(0);
+            for i in 0..10 {
+                // Force a past expiry directly (commands would delete).
+                let k = key(i);
+                v.set_expire(&k, past);
+            }
+            assert_eq!(v.len_in(0), 100, "DBSIZE counts unreclaimed keys");
+            assert!(v.get(&key(0)).is_none());
+            assert!(v.peek(&key(1)).is_none());
+            assert!(v.get(&key(50)).is_some());
+        }
+        assert_eq!(ks.stats().expired_keys, 2);
+        let mut total = 0;
+        for _ in 0..100 {
+            total += ks.active_expire_cycle(Duration::from_millis(25), 1);
+        }
+        assert_eq!(total, 8);
+        assert_eq!(ks.stats().expired_keys, 10);
+        assert_eq!(ks.db_sizes()[0], (90, 90));
+    }
+
+    #[test]
+    fn active_expiry_reclaims_a_mass_expiry_in_several_dbs() {
+        let ks = Keyspace::new(4);
+        let at = unix_ms() + 50;
+        fill(&ks, 0, 30_000, key, Some(at));
+        fill(&ks, 3, 30_000, key, Some(at));
+        fill(&ks, 3, 1_000, |i| format!("live:{i}").into_bytes(), None);
+        fill(
+            &ks,
+            2,
+            1_000,
+            |i| format!("later:{i}").into_bytes(),
+            Some(at + 3_600_000),
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        let start = std::time::Instant::now();
+        let mut deleted = 0;
+        while deleted < 60_000 && start.elapsed() < Duration::from_secs(20) {
+            deleted += ks.active_expire_cycle(Duration::from_millis(25), 1);
+        }
+        assert_eq!(deleted, 60_000);
+        let sizes = ks.db_sizes();
+        assert_eq!(sizes, vec![(0, 0), (0, 0), (1000, 1000), (1000, 0)]);
+        assert_eq!(ks.stats().expired_keys, 60_000);
+    }
+
+    #[test]
+    fn flush_swap_and_random_key() {
+        let ks = Keyspace::new(3);
+        fill(&ks, 0, 100, key, None);
+        fill(&ks, 1, 50, key, Some(unix_ms() + 60_000));
+        {
+            let mut v = ks.view_all(0);
+            v.swap_dbs(0, 2);
+            assert_eq!(v.len_in(0), 0);
+            assert_eq!(v.len_in(2), 100);
+            assert!(v.random_key(0).is_none());
+            let k = v.random_key(2).unwrap();
+            assert!(k.as_slice().starts_with(b"key:"));
+            let (removed, old) = v.flush(Some(2));
+            assert_eq!(removed, 100);
+            assert!(!old.is_empty());
+            assert_eq!(v.len_in(2), 0);
+            assert_eq!(v.len_in(1), 50);
+        }
+        assert_eq!(ks.db_sizes(), vec![(0, 0), (50, 50), (0, 0)]);
+        let (removed, _) = ks.view_all(0).flush(None);
+        assert_eq!(removed, 50);
+        assert_eq!(ks.db_sizes(), vec![(0, 0); 3]);
+    }
+
+    #[test]
+    fn random_key_skips_and_deletes_expired_keys() {
+        let ks = Keyspace::new(1);
+        fill(&ks, 0, 200, key, None);
+        {
+            let mut v = ks.view_all(0);
+            for i in 1..200 {
+                v.set_expire(&key(i), unix_ms() - 1);
+            }
+            assert_eq!(v.random_key(0).unwrap().as_slice(), b"key:0");
+        }
+        assert!(ks.stats().expired_keys >= 1);
+    }
+
+    #[test]
+    fn lookups_count_hits_and_misses_as_redis() {
+        let ks = Keyspace::new(1);
+        fill(&ks, 0, 1, key, None);
+        let mut v = ks.view_all(0);
+        ks.set_lru_clock(100);
+        assert!(v.get_notouch(&key(0)).is_some_and(|e| e.lru == 0));
+        assert!(v.get_for_write(b"nokey").is_none());
+        assert!(v.get_for_write(&key(0)).is_some_and(|e| e.lru == 100));
+        assert!(v.get(b"nokey").is_none());
+        drop(v);
+        let st = ks.stats();
+        assert_eq!((st.keyspace_hits, st.keyspace_misses), (1, 1));
+    }
+}
