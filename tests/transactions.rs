@@ -141,3 +141,37 @@ fn watch_based_optimistic_increment_loses_no_update() {
     let v: i64 = c.get("cas").unwrap();
     assert_eq!(v, 400);
 }
+
+#[test]
+fn whole_keyspace_commands_run_inside_exec() {
+    // EXEC holds every shard; commands that read the whole keyspace must
+    // use that view instead of locking again (which would deadlock).
+    let Some(server) = Server::start(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut raw = server.raw();
+    raw.set_timeout(Duration::from_secs(5));
+    assert_eq!(raw.cmd(&[b"SET", b"a", b"1"]), b"+OK\r\n");
+    assert_eq!(raw.cmd(&[b"MULTI"]), b"+OK\r\n");
+    for cmd in [
+        &[&b"INFO"[..], b"keyspace"][..],
+        &[b"DEBUG", b"DIGEST"],
+        &[b"DEBUG", b"OBJECT", b"a"],
+        &[b"DBSIZE"],
+        &[b"KEYS", b"*"],
+        &[b"SCAN", b"0"],
+        &[b"RANDOMKEY"],
+        &[b"SWAPDB", b"0", b"1"],
+        &[b"SWAPDB", b"0", b"1"],
+        &[b"FLUSHALL"],
+    ] {
+        assert_eq!(raw.cmd(cmd), b"+QUEUED\r\n");
+    }
+    let reply = raw.cmd(&[b"EXEC"]);
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("*10\r\n"), "{text}");
+    assert!(text.contains("db0:keys=1,expires=0"), "{text}");
+    assert!(text.contains("encoding:int"), "{text}");
+    assert!(text.ends_with("+OK\r\n"), "{text}");
+    assert_eq!(raw.cmd(&[b"DBSIZE"]), b":0\r\n");
+}

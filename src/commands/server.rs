@@ -196,7 +196,9 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -1,
         flags: LOADING | STALE | SENTINEL,
         acl: acl::SLOW | acl::DANGEROUS,
-        keys: Keys::None,
+        // The keyspace and stats sections read every shard through the
+        // locked view (which also makes INFO work inside EXEC).
+        keys: Keys::All,
         group: "server",
         since: "1.0.0",
         summary: "Reports server state and statistics, by section.",
@@ -220,7 +222,9 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -2,
         flags: ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED,
         acl: ADMIN_ACL,
-        keys: Keys::None,
+        // Whole keyspace: DIGEST and OBJECT read through the locked view
+        // (also inside EXEC), and DEBUG SLEEP stalls key access as in Redis.
+        keys: Keys::All,
         group: "server",
         since: "1.0.0",
         summary: "Internal tools for testing and troubleshooting.",

@@ -216,9 +216,8 @@ pub fn debug(ctx: &mut Ctx, args: &Args) {
 }
 
 fn object(ctx: &mut Ctx, key: &[u8]) {
-    let ks = &ctx.srv.keyspace;
-    let mut db = ks.view_one(ctx.client.db, key);
-    let clock = ks.lru_clock();
+    let db = &mut *ctx.db;
+    let clock = db.keyspace().lru_clock();
     let shared_ints = {
         let st = &ctx.client.settings;
         // Redis shares the integers 0..9999 unless an LRU/LFU policy needs
@@ -233,7 +232,6 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
             )
     };
     let Some(e) = db.peek(key) else {
-        drop(db);
         ctx.out.err("ERR no such key");
         return;
     };
@@ -249,17 +247,14 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         e.lru,
         clock.saturating_sub(e.lru)
     );
-    drop(db);
     ctx.out.simple(line.as_bytes());
 }
 
 fn digest(ctx: &mut Ctx) {
-    let ks = &ctx.srv.keyspace;
-    let ndb = ks.databases();
+    let ndb = ctx.db.keyspace().databases();
     let mut per_db = vec![[0u8; 20]; ndb];
     let mut nonempty = vec![false; ndb];
-    for s in 0..crate::storage::keyspace::SHARDS {
-        let g = ks.lock_shard(s);
+    for g in ctx.db.shards_mut() {
         for (i, t) in g.dbs.iter().enumerate() {
             for (k, e) in t.main.iter() {
                 nonempty[i] = true;
@@ -291,15 +286,11 @@ fn digest(ctx: &mut Ctx) {
 
 fn digest_value(ctx: &mut Ctx, args: &Args) {
     let keys: Vec<&[u8]> = args.iter().skip(2).collect();
-    let mut db = ctx
-        .srv
-        .keyspace
-        .view_keys(ctx.client.db, keys.iter().copied());
+    let db = &mut *ctx.db;
     let digests: Vec<Digest> = keys
         .iter()
         .map(|k| db.peek(k).map(|e| value_digest(e)).unwrap_or([0; 20]))
         .collect();
-    drop(db);
     ctx.out.array(digests.len());
     for d in &digests {
         ctx.out.simple(hex(d).as_bytes());

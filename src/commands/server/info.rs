@@ -8,6 +8,7 @@ use super::latency::command_histogram;
 use crate::server::REDIS_VERSION;
 use crate::server::shared::{HIST_BUCKETS, Shared};
 use crate::storage::keyspace::unix_ms;
+use crate::storage::keyspace::{Db, ShardStats};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -275,7 +276,10 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "tracking_clients", 0);
             field!(out, "clients_in_timeout_table", 0);
         }
-        "memory" => memory_section(srv, &st, out),
+        "memory" => {
+            let table_bytes = keyspace_table_bytes(ctx.db);
+            memory_section(srv, &st, table_bytes, out)
+        }
         "persistence" => {
             let zeros = [
                 "loading",
@@ -321,7 +325,10 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "module_fork_in_progress", 0);
             field!(out, "module_fork_last_cow_size", 0);
         }
-        "stats" => stats_section(srv, out),
+        "stats" => {
+            let ks = shard_stats(ctx.db);
+            stats_section(srv, ks, out)
+        }
         "replication" => {
             let (id1, id2) = srv.replid.lock().clone();
             field!(out, "role", "master");
@@ -406,7 +413,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
         }
         "keyspace" => {
             let now = unix_ms();
-            for (db, (keys, expires, avg_ttl)) in keyspace_summary(srv, now).iter().enumerate() {
+            for (db, (keys, expires, avg_ttl)) in keyspace_summary(ctx.db, now).iter().enumerate() {
                 if *keys > 0 {
                     let _ = write!(
                         out,
@@ -425,12 +432,13 @@ const TTL_SAMPLE: usize = 64;
 
 /// Per database: (keys, keys with a TTL, average remaining TTL in ms over
 /// a bounded sample of the keys with a TTL).
-pub fn keyspace_summary(srv: &Shared, now: i64) -> Vec<(usize, usize, i64)> {
-    let ndb = srv.keyspace.databases();
+/// Every shard must be locked (INFO is declared with `Keys::All`, so it
+/// also works inside EXEC, which holds them all).
+pub fn keyspace_summary(db: &mut Db, now: i64) -> Vec<(usize, usize, i64)> {
+    let ndb = db.keyspace().databases();
     let mut out = vec![(0usize, 0usize, 0i64); ndb];
     let mut ttl_sum = vec![(0i128, 0i64); ndb];
-    for s in 0..crate::storage::keyspace::SHARDS {
-        let g = srv.keyspace.lock_shard(s);
+    for g in db.shards_mut() {
         for (db, t) in g.dbs.iter().enumerate() {
             out[db].0 += t.main.len();
             out[db].1 += t.expires.len();
@@ -464,10 +472,9 @@ pub fn keyspace_summary(srv: &Shared, now: i64) -> Vec<(usize, usize, i64)> {
 }
 
 /// Bytes of the keyspace's hash tables (part of `used_memory_overhead`).
-fn keyspace_table_bytes(srv: &Shared) -> u64 {
+fn keyspace_table_bytes(db: &mut Db) -> u64 {
     let mut n = 0;
-    for s in 0..crate::storage::keyspace::SHARDS {
-        let g = srv.keyspace.lock_shard(s);
+    for g in db.shards_mut() {
         for t in g.dbs.iter() {
             n += (t.main.heap_bytes() + t.expires.heap_bytes()) as u64;
         }
@@ -483,7 +490,7 @@ fn ratio(a: u64, b: u64) -> String {
     }
 }
 
-fn memory_section(srv: &Shared, st: &crate::config::Settings, out: &mut String) {
+fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, out: &mut String) {
     let m = memory_info();
     let used = if m.committed > 0 { m.committed } else { m.rss };
     let peak = m.peak_committed.max(used);
@@ -493,7 +500,7 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, out: &mut String) 
         .iter()
         .map(|c| (c.qbuf.load(Ordering::Relaxed) + c.omem.load(Ordering::Relaxed)) as u64)
         .sum();
-    let overhead = (startup + keyspace_table_bytes(srv) + clients_mem).min(used);
+    let overhead = (startup + table_bytes + clients_mem).min(used);
     let dataset = used - overhead;
     let net = used.saturating_sub(startup);
     // SAFETY: mi_version has no preconditions.
@@ -585,8 +592,19 @@ fn policy_name(srv: &Shared) -> String {
         .unwrap_or_default()
 }
 
-fn stats_section(srv: &Shared, out: &mut String) {
-    let ks = srv.keyspace.stats();
+/// Sum of the locked shards' counters.
+fn shard_stats(db: &mut Db) -> ShardStats {
+    let mut total = ShardStats::default();
+    for g in db.shards_mut() {
+        total.expired_keys += g.stats.expired_keys;
+        total.keyspace_hits += g.stats.keyspace_hits;
+        total.keyspace_misses += g.stats.keyspace_misses;
+        total.expired_stale_perc_sum += g.stats.expired_stale_perc_sum;
+    }
+    total
+}
+
+fn stats_section(srv: &Shared, ks: ShardStats, out: &mut String) {
     let sum = |f: fn(&crate::server::shared::WorkerStats) -> u64| -> u64 {
         srv.workers.iter().map(f).sum()
     };
