@@ -312,7 +312,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
 /// definition (commands and subcommands) also has a dense id for per-command
 /// statistics.
 pub struct Table {
-    by_name: HashMap<Vec<u8>, (&'static CommandDef, usize)>,
+    by_name: HashMap<Vec<u8>, (&'static CommandDef, usize), foldhash::fast::RandomState>,
     /// Every definition, commands and subcommands; index = id. A command's
     /// subcommands follow it, so subcommand `k` has id `command id + 1 + k`.
     all: Vec<&'static CommandDef>,
@@ -322,7 +322,7 @@ impl Table {
     /// Builds the table, applying `rename-command` pairs (an empty new name
     /// disables the command).
     pub fn new(renames: &[(String, String)]) -> Table {
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::RandomState::default());
         let mut all = Vec::new();
         for fam in all_families() {
             for def in fam {

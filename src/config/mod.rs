@@ -151,6 +151,8 @@ pub struct Settings {
     /// Ember's worker thread count from `server-threads`, with 0 resolved to
     /// the number of cores available to the process.
     pub server_threads: usize,
+    /// Ember's `busy-poll-usecs`.
+    pub busy_poll_usecs: u64,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
     pub aof_use_rdb_preamble: bool,
@@ -343,6 +345,7 @@ fn build_settings(values: &[Value]) -> Settings {
         lazyfree_lazy_user_flush: boolean("lazyfree-lazy-user-flush"),
         io_threads: int("io-threads") as usize,
         server_threads,
+        busy_poll_usecs: u64v("busy-poll-usecs"),
         rdbcompression: boolean("rdbcompression"),
         rdbchecksum: boolean("rdbchecksum"),
         aof_use_rdb_preamble: boolean("aof-use-rdb-preamble"),

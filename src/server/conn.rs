@@ -128,6 +128,7 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         }
         srv.workers[client.worker].net_input.add(n as u64);
         client.refresh_settings(srv);
+        crate::server::spin::active(client.settings.busy_poll_usecs);
         let info = &client.info;
         info.last_interaction_ms.store(unix_ms(), Ordering::Relaxed);
         info.qbuf.store(rbuf.len(), Ordering::Relaxed);

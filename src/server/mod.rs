@@ -10,6 +10,7 @@ pub mod client;
 pub mod conn;
 pub mod log;
 pub mod shared;
+pub mod spin;
 
 use crate::config::Config;
 use client::ClientInfo;
@@ -331,14 +332,16 @@ fn worker_main(worker: usize, srv: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, async move {
+    // Connection tasks are spawned on this thread's own runtime: they
+    // never move to another thread.
+    rt.spawn(spin::spinner());
+    rt.block_on(async move {
         while let Some(conn) = rx.recv().await {
             let Some((sock, info)) = register(&srv, conn) else {
                 srv.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
                 continue;
             };
-            tokio::task::spawn_local(conn::serve(sock, srv.clone(), info, worker));
+            tokio::spawn(conn::serve(sock, srv.clone(), info, worker));
         }
     });
 }

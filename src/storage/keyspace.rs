@@ -562,7 +562,8 @@ impl<'a> Db<'a> {
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
         let hash = self.hash(key);
         let lru = self.ks.lru_clock();
-        let now = self.now();
+        // The clock is read only when an old TTL matters.
+        let now = if keep_ttl { self.now() } else { 0 };
         let t = &mut self.shard(hash).dbs[db];
         let fresh = Entry::new(value, lru);
         match t.main.get_mut_hashed(hash, key) {
