@@ -746,3 +746,28 @@ fn bigkeys_names_the_biggest_key_of_each_type() {
     );
     assert!(out.contains("2 list keys with 9 items"), "{out}");
 }
+
+#[test]
+fn shutdown_is_silent_and_succeeds_like_redis_cli() {
+    // The server closes the connection instead of answering SHUTDOWN; both
+    // clients take that as success: no output, exit status 0.
+    let Some(mut s) = Server::start(&[]) else {
+        return;
+    };
+    let ours = run(CLI, s.port, &["shutdown", "nosave"], None);
+    assert_eq!(ours.status.code(), Some(0), "{}", text(&ours.stderr));
+    assert_eq!(text(&ours.stdout), "");
+    assert_eq!(text(&ours.stderr), "");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "server still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let Some(s2) = Server::start(&[]) else {
+        return;
+    };
+    let theirs = run("redis-cli", s2.port, &["shutdown", "nosave"], None);
+    assert_eq!(theirs.status.code(), Some(0));
+    assert_eq!(text(&theirs.stdout), "");
+    assert_eq!(text(&theirs.stderr), "");
+}

@@ -354,6 +354,17 @@ impl Session {
             return Ok(());
         };
         let name = String::from_utf8_lossy(first).to_lowercase();
+        if name == "shutdown" {
+            // A server that shuts down closes the connection instead of
+            // replying: that is success, as redis-cli treats it.
+            if let Ok(conn) = self.ensure_connected() {
+                match conn.call(args) {
+                    Ok(reply) => self.print_reply(args, &reply),
+                    Err(_) => self.conn = None,
+                }
+                return Ok(());
+            }
+        }
         let reply = self.round_trip(args)?;
         self.note_state_change(&name, args, &reply);
         let streams = matches!(
