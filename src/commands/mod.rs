@@ -582,3 +582,57 @@ pub fn call(
         out,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::protocol::reply::Resp;
+    use crate::server::client::ClientInfo;
+    use crate::storage::value::string_value;
+    use std::sync::Arc;
+
+    fn panicking(ctx: &mut Ctx, args: &Args) {
+        // Change something first, then blow up with the shard locked.
+        ctx.db.set(args.get(1), string_value(b"half"), false);
+        ctx.out.int(1);
+        panic!("boom");
+    }
+
+    static PANICS: CommandDef = CommandDef {
+        name: "panics",
+        arity: 2,
+        keys: Keys::ONE,
+        handler: panicking,
+        ..CommandDef::DEFAULT
+    };
+
+    #[test]
+    fn a_panicking_handler_answers_an_error_and_leaves_the_shard_usable() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut client = Client::new(&srv, info, 0, true);
+        let mut out = Reply::new(Resp::V2);
+        let buf = b"panicsk";
+        let spans = [(0u32, 6u32), (6, 7)];
+        let args = Args::new(buf, &spans);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        run(&srv, &mut client, &mut out, &args, &PANICS, 0, 0);
+        std::panic::set_hook(hook);
+        // The partial reply is dropped and replaced by one error.
+        assert_eq!(
+            out.bytes(),
+            b"-ERR internal error while running the command\r\n"
+        );
+        // The shard is not poisoned: the same key is reachable again.
+        let mut db = srv.keyspace.view_one(0, b"k");
+        assert!(db.get(b"k").is_some());
+    }
+}

@@ -90,6 +90,13 @@ pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, work
         || info.addr.starts_with("127.")
         || info.addr.starts_with("[::1]")
         || info.addr.starts_with("::1");
+    // Unregisters the client however the task ends (even by a panic, which
+    // tokio contains to this task). Dropped before `sock`, so the fd is
+    // marked closed before it is released (see ClientInfo::kill).
+    let _registration = Registration {
+        srv: srv.clone(),
+        info: info.clone(),
+    };
     let mut client = Client::new(&srv, info.clone(), worker, is_local);
     if refused_by_protected_mode(&client) {
         srv.stats
@@ -103,10 +110,23 @@ pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, work
         let _ = serve_loop(&mut sock, &srv, &mut client).await;
     }
     client.unwatch_all(&srv);
-    info.mark_closed();
-    srv.clients.lock().remove(&info.id);
-    srv.stats.connected_clients.fetch_sub(1, Ordering::Relaxed);
-    drop(sock);
+}
+
+/// A connection's entry in the client registry, removed on drop.
+struct Registration {
+    srv: Arc<Shared>,
+    info: Arc<ClientInfo>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.info.mark_closed();
+        self.srv.clients.lock().remove(&self.info.id);
+        self.srv
+            .stats
+            .connected_clients
+            .fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::Result<()> {
