@@ -326,3 +326,51 @@ fn server_survives_abrupt_disconnects() {
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }
+
+#[test]
+fn config_set_port_moves_the_listener() {
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let mut raw = server.raw();
+    let new_port = free_port();
+    let reply = raw.cmd(&[b"CONFIG", b"SET", b"port", new_port.to_string().as_bytes()]);
+    assert_eq!(reply, b"+OK\r\n");
+    let mut moved = common::RawConn::connect(&format!("127.0.0.1:{new_port}")).unwrap();
+    assert_eq!(moved.cmd(&[b"PING"]), b"+PONG\r\n");
+    assert!(
+        std::net::TcpStream::connect(server.addr()).is_err(),
+        "the old port must be closed"
+    );
+    // A port in use is refused and the current one keeps working.
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let reply = moved.cmd(&[b"CONFIG", b"SET", b"port", busy_port.as_bytes()]);
+    assert_eq!(
+        reply,
+        &b"-ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port. Check server logs.\r\n"[..]
+    );
+    let mut again = common::RawConn::connect(&format!("127.0.0.1:{new_port}")).unwrap();
+    assert_eq!(again.cmd(&[b"PING"]), b"+PONG\r\n");
+    let port = again.cmd(&[b"CONFIG", b"GET", b"port"]);
+    assert!(
+        String::from_utf8_lossy(&port).contains(&new_port.to_string()),
+        "{port:?}"
+    );
+}
+
+#[test]
+fn config_set_bind_to_an_unusable_address_fails_and_keeps_listening() {
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let mut raw = server.raw();
+    // TEST-NET-2: documentation range, not an address of this host.
+    let reply = raw.cmd(&[b"CONFIG", b"SET", b"bind", b"198.51.100.77"]);
+    assert_eq!(
+        reply,
+        &b"-ERR CONFIG SET failed (possibly related to argument 'bind') - Failed to bind to specified addresses.\r\n"[..]
+    );
+    let mut again = server.raw();
+    assert_eq!(again.cmd(&[b"PING"]), b"+PONG\r\n");
+}

@@ -234,21 +234,39 @@ pub fn run(config: Config) -> i32 {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    rt.block_on(accept_loop(srv, listeners, unix_listener, senders));
+    let (rebind_tx, rebind_rx) = mpsc::unbounded_channel();
+    register_rebind_hooks(&config, rebind_tx);
+    rt.block_on(accept_loop(
+        srv,
+        listeners,
+        unix_listener,
+        senders,
+        rebind_rx,
+    ));
     0
 }
 
-async fn accept_loop(
-    srv: Arc<Shared>,
+/// A request to listen on other TCP addresses (CONFIG SET port/bind), with
+/// where to send the outcome.
+struct Rebind {
+    bind: Vec<String>,
+    port: u16,
+    backlog: u32,
+    done: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+/// Starts one accept task per TCP listener.
+fn spawn_tcp_accepters(
     listeners: Vec<std::net::TcpListener>,
-    unix: Option<std::os::unix::net::UnixListener>,
-    senders: Vec<mpsc::UnboundedSender<Incoming>>,
-) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Incoming>();
+    tx: &mpsc::UnboundedSender<Incoming>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
     for l in listeners {
-        let l = tokio::net::TcpListener::from_std(l).expect("register listener");
+        let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+            continue;
+        };
         let tx = tx.clone();
-        tokio::spawn(async move {
+        handles.push(tokio::spawn(async move {
             loop {
                 match l.accept().await {
                     Ok((s, _)) => {
@@ -262,8 +280,55 @@ async fn accept_loop(
                     }
                 }
             }
-        });
+        }));
     }
+    handles
+}
+
+/// Registers the CONFIG SET hooks for `port` and `bind`: the acceptor closes
+/// its listeners and opens the new ones; a failure makes CONFIG SET fail
+/// (and the hook, called again with the old values, restores them).
+fn register_rebind_hooks(config: &Config, tx: mpsc::UnboundedSender<Rebind>) {
+    for name in ["port", "bind"] {
+        let tx = tx.clone();
+        config.on_change(
+            name,
+            Box::new(move |s: &crate::config::Settings| {
+                let (done, result) = std::sync::mpsc::channel();
+                tx.send(Rebind {
+                    bind: s.bind.clone(),
+                    port: s.port,
+                    backlog: s.tcp_backlog,
+                    done,
+                })
+                .map_err(|_| "the acceptor is gone".to_string())?;
+                let failure = if name == "port" {
+                    "Unable to listen on this port. Check server logs."
+                } else {
+                    "Failed to bind to specified addresses."
+                };
+                result
+                    .recv_timeout(Duration::from_secs(10))
+                    .map_err(|_| failure.to_string())?
+                    .map_err(|_| failure.to_string())
+            }),
+        );
+    }
+}
+
+async fn accept_loop(
+    srv: Arc<Shared>,
+    listeners: Vec<std::net::TcpListener>,
+    unix: Option<std::os::unix::net::UnixListener>,
+    senders: Vec<mpsc::UnboundedSender<Incoming>>,
+    mut rebinds: mpsc::UnboundedReceiver<Rebind>,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Incoming>();
+    let mut tcp_tasks = spawn_tcp_accepters(listeners, &tx);
+    let mut current = {
+        let s = srv.settings();
+        (s.bind.clone(), s.port, s.tcp_backlog)
+    };
     if let Some(l) = unix {
         let l = tokio::net::UnixListener::from_std(l).expect("register unix listener");
         let tx = tx.clone();
@@ -283,7 +348,6 @@ async fn accept_loop(
             }
         });
     }
-    drop(tx);
     let signals = {
         let srv = srv.clone();
         async move {
@@ -299,7 +363,45 @@ async fn accept_loop(
     };
     tokio::spawn(signals);
     let mut next = 0usize;
-    while let Some(conn) = rx.recv().await {
+    loop {
+        let conn = tokio::select! {
+            conn = rx.recv() => match conn {
+                Some(c) => c,
+                None => return,
+            },
+            Some(req) = rebinds.recv() => {
+                // Close the current listeners first (the new set may reuse
+                // the same port), then open the new ones.
+                for h in tcp_tasks.drain(..) {
+                    h.abort();
+                    let _ = h.await;
+                }
+                let result = if req.port == 0 {
+                    Ok(Vec::new())
+                } else {
+                    bind_tcp(&req.bind, req.port, req.backlog)
+                };
+                let answer = match result {
+                    Ok(ls) => {
+                        tcp_tasks = spawn_tcp_accepters(ls, &tx);
+                        srv.tcp_port.store(req.port as usize, Ordering::Relaxed);
+                        current = (req.bind, req.port, req.backlog);
+                        Ok(())
+                    }
+                    Err(_) => {
+                        // Back to what worked before.
+                        if current.1 != 0
+                            && let Ok(ls) = bind_tcp(&current.0, current.1, current.2)
+                        {
+                            tcp_tasks = spawn_tcp_accepters(ls, &tx);
+                        }
+                        Err(String::new())
+                    }
+                };
+                let _ = req.done.send(answer);
+                continue;
+            }
+        };
         let settings = srv.settings();
         let connected = srv.stats.connected_clients.load(Ordering::Relaxed);
         if connected >= settings.maxclients {
