@@ -374,3 +374,36 @@ fn config_set_bind_to_an_unusable_address_fails_and_keeps_listening() {
     let mut again = server.raw();
     assert_eq!(again.cmd(&[b"PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn config_set_loglevel_takes_effect() {
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let protocol_error = |server: &Server| {
+        let mut raw = server.raw();
+        raw.send(b"*abc\r\n");
+        let _ = raw.read_until_closed();
+    };
+    // At the default level (notice) protocol errors are not logged.
+    protocol_error(&server);
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!server.log_text().contains("Protocol error"));
+    let mut c = server.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("loglevel")
+        .arg("verbose")
+        .query(&mut c)
+        .unwrap();
+    protocol_error(&server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.log_text().contains("Protocol error") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

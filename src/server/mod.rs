@@ -234,6 +234,13 @@ pub fn run(config: Config) -> i32 {
         .enable_all()
         .build()
         .expect("tokio runtime");
+    config.on_change(
+        "loglevel",
+        Box::new(|s: &crate::config::Settings| {
+            log::configure(s.loglevel, &s.logfile);
+            Ok(())
+        }),
+    );
     let (rebind_tx, rebind_rx) = mpsc::unbounded_channel();
     register_rebind_hooks(&config, rebind_tx);
     rt.block_on(accept_loop(
