@@ -255,12 +255,12 @@ const IM: u16 = IMMUTABLE;
 /// appended by CONFIG REWRITE.
 pub(crate) static DIRECTIVES: &[Directive] = &[
     // yes/no
-    e("rdbchecksum", Kind::Bool, "yes", IM),
+    d("rdbchecksum", Kind::Bool, "yes", IM),
     e("daemonize", Kind::Bool, "no", IM),
     d("io-threads-do-reads", Kind::Bool, "no", IM),
     d("always-show-logo", Kind::Bool, "no", IM),
     e("protected-mode", Kind::Bool, "yes", M),
-    e("rdbcompression", Kind::Bool, "yes", M),
+    d("rdbcompression", Kind::Bool, "yes", M),
     d("rdb-del-sync-files", Kind::Bool, "no", M),
     d("activerehashing", Kind::Bool, "yes", M),
     d("stop-writes-on-bgsave-error", Kind::Bool, "yes", M),
@@ -269,7 +269,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("lazyfree-lazy-eviction", Kind::Bool, "no", M),
     d("lazyfree-lazy-expire", Kind::Bool, "no", M),
     d("lazyfree-lazy-server-del", Kind::Bool, "no", M),
-    e("lazyfree-lazy-user-del", Kind::Bool, "no", M),
+    d("lazyfree-lazy-user-del", Kind::Bool, "no", M),
     e("lazyfree-lazy-user-flush", Kind::Bool, "no", M),
     d("repl-disable-tcp-nodelay", Kind::Bool, "no", M),
     d("repl-diskless-sync", Kind::Bool, "yes", M),
@@ -278,7 +278,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("cluster-require-full-coverage", Kind::Bool, "yes", M),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", M),
     d("aof-load-truncated", Kind::Bool, "yes", M),
-    e("aof-use-rdb-preamble", Kind::Bool, "yes", M),
+    d("aof-use-rdb-preamble", Kind::Bool, "yes", M),
     d("aof-timestamp-enabled", Kind::Bool, "no", M),
     aka(
         d("cluster-replica-no-failover", Kind::Bool, "no", M),
@@ -293,7 +293,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "slave-serve-stale-data",
     ),
     aka(
-        e("replica-read-only", Kind::Bool, "yes", M),
+        d("replica-read-only", Kind::Bool, "yes", M),
         "slave-read-only",
     ),
     aka(
@@ -304,7 +304,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("activedefrag", Kind::Bool, "no", M),
     d("syslog-enabled", Kind::Bool, "no", IM),
     d("cluster-enabled", Kind::Bool, "no", IM),
-    e("appendonly", Kind::Bool, "no", M),
+    d("appendonly", Kind::Bool, "no", M),
     d("cluster-allow-reads-when-down", Kind::Bool, "no", M),
     d("cluster-allow-pubsubshard-when-down", Kind::Bool, "yes", M),
     d("crash-log-enabled", Kind::Bool, "yes", M),
@@ -331,19 +331,19 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         M,
     ),
     d("syslog-ident", STR, "redis", IM),
-    e(
+    d(
         "dbfilename",
         checked(false, check_dbfilename),
         "dump.rdb",
         PROTECTED,
     ),
-    e(
+    d(
         "appendfilename",
         checked(false, check_appendfilename),
         "appendonly.aof",
         IM,
     ),
-    e(
+    d(
         "appenddirname",
         checked(false, check_appenddirname),
         "appendonlydir",
@@ -362,15 +362,15 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     ),
     d("bind-source-addr", NSTR, "", M),
     e("logfile", STR, "", IM),
-    e("masterauth", NSTR, "", SENSITIVE),
+    d("masterauth", NSTR, "", SENSITIVE),
     e("requirepass", NSTR, "", SENSITIVE),
     // enums
     d("supervised", one_of(SUPERVISED), "no", IM),
     d("syslog-facility", one_of(SYSLOG_FACILITY), "local0", IM),
     d("repl-diskless-load", one_of(DISKLESS_LOAD), "disabled", M),
     e("loglevel", one_of(LOGLEVELS), "notice", M),
-    e("maxmemory-policy", one_of(POLICIES), "noeviction", M),
-    e("appendfsync", one_of(FSYNC), "everysec", M),
+    d("maxmemory-policy", one_of(POLICIES), "noeviction", M),
+    d("appendfsync", one_of(FSYNC), "everysec", M),
     d("oom-score-adj", one_of(OOM_ADJ), "no", M),
     d(
         "acl-pubsub-default",
@@ -415,14 +415,14 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     // integers
     e("databases", int(1, I32_MAX), "16", IM),
     e("port", int(0, 65535), "6379", M),
-    e("io-threads", int(1, 128), "1", IM),
+    d("io-threads", int(1, 128), "1", IM),
     d("auto-aof-rewrite-percentage", int(0, I32_MAX), "100", M),
     aka(
         d("cluster-replica-validity-factor", int(0, I32_MAX), "10", M),
         "cluster-slave-validity-factor",
     ),
     aka(
-        e("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
+        d("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
         "list-max-ziplist-size",
     ),
     e("tcp-keepalive", int(0, I32_MAX), "300", M),
@@ -438,7 +438,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "slave-priority",
     ),
     d("repl-diskless-sync-delay", int(0, I32_MAX), "5", M),
-    e("maxmemory-samples", int(1, I32_MAX), "5", M),
+    d("maxmemory-samples", int(1, I32_MAX), "5", M),
     d("maxmemory-eviction-tenacity", int(0, 100), "10", M),
     e("timeout", int(0, I32_MAX), "0", M),
     aka(
@@ -455,7 +455,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         d("repl-ping-replica-period", int(1, I32_MAX), "10", M),
         "repl-ping-slave-period",
     ),
-    e("list-compress-depth", int(0, I32_MAX), "0", M),
+    d("list-compress-depth", int(0, I32_MAX), "0", M),
     d("rdb-key-save-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
     d("key-load-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
     e("active-expire-effort", int(1, 10), "1", M),
@@ -494,9 +494,9 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("slowlog-log-slower-than", int(-1, I64_MAX), "10000", M),
     e("latency-monitor-threshold", int(0, I64_MAX), "0", M),
     e("proto-max-bulk-len", mem(1024 * 1024, I64_MAX), "512mb", M),
-    e("stream-node-max-entries", int(0, I64_MAX), "100", M),
-    e("repl-backlog-size", mem(1, I64_MAX), "1mb", M),
-    e("maxmemory", mem(0, U64_MAX), "0", M),
+    d("stream-node-max-entries", int(0, I64_MAX), "100", M),
+    d("repl-backlog-size", mem(1, I64_MAX), "1mb", M),
+    d("maxmemory", mem(0, U64_MAX), "0", M),
     d("cluster-link-sendbuf-limit", mem(0, U64_MAX), "0", M),
     aka(
         e("hash-max-listpack-entries", int(0, I64_MAX), "512", M),
@@ -504,7 +504,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     ),
     e("set-max-intset-entries", int(0, I64_MAX), "512", M),
     aka(
-        e("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
+        d("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
         "zset-max-ziplist-entries",
     ),
     d("active-defrag-ignore-bytes", mem(1, I64_MAX), "100mb", M),
@@ -512,9 +512,9 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         e("hash-max-listpack-value", mem(0, I64_MAX), "64", M),
         "hash-max-ziplist-value",
     ),
-    e("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
+    d("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
     aka(
-        e("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
+        d("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
         "zset-max-ziplist-value",
     ),
     d("hll-sparse-max-bytes", mem(0, I64_MAX), "3000", M),
@@ -579,10 +579,10 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "0 200 800",
         MULTI_ARG,
     ),
-    e("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", M),
+    d("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", M),
     e("bind", Kind::Bind, "* -::*", MULTI_ARG),
     aka(
-        e("replicaof", Kind::ReplicaOf, "no one", IM | MULTI_ARG),
+        d("replicaof", Kind::ReplicaOf, "no one", IM | MULTI_ARG),
         "slaveof",
     ),
     d(

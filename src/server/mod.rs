@@ -150,7 +150,7 @@ pub fn run(config: Config) -> i32 {
     }
     for name in config.ignored_in_use() {
         log::notice(&format!(
-            "Directive '{name}' is accepted for compatibility but has no effect in Ember"
+            "Directive '{name}' is accepted for compatibility but has no effect in this version of Ember"
         ));
     }
     let threads = settings.server_threads.max(1);
