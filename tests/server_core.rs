@@ -226,10 +226,7 @@ fn many_concurrent_clients_on_all_threads() {
         .map(|t| {
             let addr = addr.clone();
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = common::connect(&addr);
                 for i in 0..300 {
                     let k = format!("t{t}:{i}");
                     let _: () = c.set(&k, i).unwrap();
@@ -257,10 +254,7 @@ fn incr_is_atomic_across_threads() {
         .map(|_| {
             let addr = addr.clone();
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = common::connect(&addr);
                 let mut p = redis::pipe();
                 for _ in 0..2000 {
                     p.incr("counter", 1).ignore();
@@ -290,10 +284,7 @@ fn mset_is_atomic_against_concurrent_mget() {
         let addr = addr.clone();
         let keys = keys.clone();
         std::thread::spawn(move || {
-            let mut c = redis::Client::open(format!("redis://{addr}/"))
-                .unwrap()
-                .get_connection()
-                .unwrap();
+            let mut c = common::connect(&addr);
             for round in 0..1500 {
                 let pairs: Vec<(&str, i64)> = keys.iter().map(|k| (k.as_str(), round)).collect();
                 let _: () = c.mset(&pairs).unwrap();

@@ -68,10 +68,7 @@ fn exec_is_atomic_against_writers_on_other_threads() {
         .map(|_| {
             let addr = addr.clone();
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = common::connect(&addr);
                 for _ in 0..300 {
                     let _: (i64, i64) = redis::pipe()
                         .atomic()
@@ -114,10 +111,7 @@ fn watch_based_optimistic_increment_loses_no_update() {
         .map(|_| {
             let addr = addr.clone();
             std::thread::spawn(move || {
-                let mut c = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut c = common::connect(&addr);
                 let mut done = 0;
                 while done < 100 {
                     let _: () = redis::cmd("WATCH").arg("cas").query(&mut c).unwrap();

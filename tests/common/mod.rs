@@ -23,6 +23,14 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// our probe and the server's bind).
 const START_ATTEMPTS: usize = 3;
 
+/// A `redis` crate connection to `addr` (`host:port`), for tests that open
+/// connections from several threads.
+pub fn connect(addr: &str) -> redis::Connection {
+    redis::Client::open(format!("redis://{addr}/"))
+        .and_then(|c| c.get_connection())
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"))
+}
+
 /// A running server process. The process is killed when this is dropped.
 pub struct Server {
     child: Child,
