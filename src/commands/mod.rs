@@ -13,6 +13,7 @@ pub mod expire;
 pub mod introspection;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod transactions;
 
@@ -305,6 +306,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         server::COMMANDS,
         transactions::COMMANDS,
         introspection::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 

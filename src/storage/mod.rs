@@ -3,5 +3,6 @@
 
 pub mod dict;
 pub mod keyspace;
+pub mod set;
 pub mod value;
 pub mod watch;

@@ -50,6 +50,14 @@ pub fn value_digest(e: &Entry) -> Digest {
     match &e.value {
         Value::Int(n) => mix_digest(&mut d, n.to_string().as_bytes()),
         Value::Str(s) => mix_digest(&mut d, s),
+        // Members are XORed in, so the digest ignores their order.
+        Value::Set(set) => {
+            let mut members = [0u8; 20];
+            for m in set.iter() {
+                m.with_bytes(|b| xor_digest(&mut members, b));
+            }
+            mix_digest(&mut d, &members);
+        }
         // Types added later must extend this; until then, their type name
         // alone is mixed in.
         _ => {}
@@ -134,6 +142,35 @@ pub fn serialized_len(e: &Entry) -> usize {
             }
             rdb_len_bytes(s.len()) + s.len()
         }
+        Value::Set(set) => match &**set {
+            // An intset is saved as one string: 8 header bytes + the array.
+            crate::storage::set::SetValue::Ints(i) => {
+                let width = match i {
+                    crate::storage::set::IntSet::W16(_) => 2,
+                    crate::storage::set::IntSet::W32(_) => 4,
+                    crate::storage::set::IntSet::W64(_) => 8,
+                };
+                let blob = 8 + width * i.len();
+                rdb_len_bytes(blob) + blob
+            }
+            table => {
+                rdb_len_bytes(table.len())
+                    + table
+                        .iter()
+                        .map(|m| {
+                            m.with_bytes(|b| {
+                                if b.len() <= 11
+                                    && let Some(n) = crate::util::num::parse_i64(b)
+                                    && let Some(w) = rdb_int_bytes(n)
+                                {
+                                    return w;
+                                }
+                                rdb_len_bytes(b.len()) + b.len()
+                            })
+                        })
+                        .sum::<usize>()
+            }
+        },
         _ => 0,
     }
 }
