@@ -528,7 +528,7 @@ fn keys(ctx: &mut Ctx, args: &Args) {
 /// Parses a SCAN cursor as C `strtoul` does for Redis: no leading blank,
 /// optional sign (a minus wraps around), the whole text consumed, no
 /// overflow; the empty string is cursor 0.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(s: &[u8]) -> Option<u64> {
     let (neg, digits) = match s {
         [] => return Some(0),
         [c, ..] if c.is_ascii_whitespace() || *c == 0x0b => return None,

@@ -6,6 +6,7 @@
 //! issues that bring them; every variant other than the scalars is boxed so
 //! an entry stays small.
 
+use crate::storage::hash::HashValue;
 use compact_bytes::CompactBytes;
 
 /// Redis creates `embstr` strings up to this length, `raw` above it.
@@ -21,6 +22,8 @@ pub enum Value {
     Int(i64),
     /// Any other string.
     Str(CompactBytes),
+    /// A hash (`listpack` or `hashtable`).
+    Hash(Box<HashValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -28,6 +31,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Int(_) | Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 }
@@ -69,6 +73,7 @@ impl Entry {
             Value::Int(_) => "int",
             Value::Str(_) if self.raw => "raw",
             Value::Str(_) => "embstr",
+            Value::Hash(h) => h.encoding(),
         }
     }
 }
