@@ -217,7 +217,8 @@ corpus_tests!(
     errors,
     transactions,
     server,
-    command
+    command,
+    hashes
 );
 
 #[test]
