@@ -17,7 +17,7 @@
 //! never converts back (Redis does the same). Nothing here knows about
 //! commands; the limits are passed in by the caller.
 
-use crate::storage::dict::{Dict, DictKey};
+use crate::storage::dict::{Dict, DictKey, hash_bytes};
 use rand::{Rng, RngExt};
 
 /// Size limits of the packed form (from `hash-max-listpack-*`).
@@ -220,7 +220,7 @@ impl Clone for HashValue {
             Repr::Table(d) => {
                 let mut t = Dict::with_capacity(d.len());
                 for (k, _) in d.iter() {
-                    t.insert_new_hashed(crate::storage::dict::hash_bytes(k.field()), k.clone(), ());
+                    t.insert_new_hashed(hash_bytes(k.field()), k.clone(), ());
                 }
                 Repr::Table(t)
             }
@@ -346,7 +346,14 @@ impl HashValue {
                 }
                 true
             }
-            Repr::Table(d) => d.insert(Pair::new(field, value), ()).is_none(),
+            Repr::Table(d) => {
+                // The value lives inside the dict key, and the dict keeps
+                // the stored key on replace: swap the whole pair instead.
+                let hash = hash_bytes(field);
+                let old = d.remove_hashed(hash, field);
+                d.insert_new_hashed(hash, Pair::new(field, value), ());
+                old.is_none()
+            }
         }
     }
 

@@ -150,7 +150,9 @@ pub fn serialized_len(e: &Entry) -> usize {
         Value::Hash(h) => {
             rdb_len_bytes(h.len())
                 + h.iter()
-                    .map(|(f, v)| rdb_len_bytes(f.len()) + f.len() + rdb_len_bytes(v.len()) + v.len())
+                    .map(|(f, v)| {
+                        rdb_len_bytes(f.len()) + f.len() + rdb_len_bytes(v.len()) + v.len()
+                    })
                     .sum::<usize>()
         }
         _ => 0,
