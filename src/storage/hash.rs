@@ -7,11 +7,13 @@
 //!   is only used while the hash is small (`hash-max-listpack-entries`
 //!   pairs, fields and values of at most `hash-max-listpack-value` bytes).
 //!   Insertion order is kept, so iteration is deterministic like a listpack.
-//! - `Table` (reported as `hashtable`): a [`Dict`] whose key is one boxed
-//!   byte slice holding both the field and the value (`[varint field
-//!   len][field][value]`) and whose value is `()`. One allocation per pair
-//!   plus the dict node: the dict gives incremental rehashing, a SCAN cursor
-//!   that survives resizes, and random sampling (HRANDFIELD).
+//! - `Table` (reported as `hashtable`): a [`Dict`] whose key is a [`Pair`]
+//!   holding both the field and the value (`[varint field len][field]
+//!   [value]`, inline in the node up to 30 bytes, boxed beyond) and whose
+//!   value is `()`. A short pair costs one 40-byte node plus its bucket
+//!   pointer. The dict gives incremental rehashing, a SCAN cursor that
+//!   survives resizes, and random sampling (HRANDFIELD); `std`/hashbrown
+//!   tables give neither a resize-proof cursor nor cheap sampling.
 //!
 //! A hash converts from packed to table once it outgrows the limits and
 //! never converts back (Redis does the same). Nothing here knows about
@@ -55,37 +57,73 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
     }
 }
 
-/// One field and its value in a single allocation (the table form's key).
+/// Bytes of a pair kept inside the dict node itself.
+const INLINE_CAP: usize = 30;
+
+/// One field and its value (the table form's key), encoded as
+/// `[varint field len][field][value]`. Short pairs (up to 30 encoded bytes,
+/// the common case) live inline in the 32-byte key, so the dict node is
+/// the only allocation; longer ones take one boxed slice.
 #[derive(Clone)]
-pub struct Pair(Box<[u8]>);
+pub enum Pair {
+    Inline { len: u8, buf: [u8; INLINE_CAP] },
+    Heap(Box<[u8]>),
+}
 
 impl Pair {
     fn new(field: &[u8], value: &[u8]) -> Pair {
+        let total = field.len() + value.len() + 1;
+        if field.len() < 0x80 && total <= INLINE_CAP {
+            let mut buf = [0u8; INLINE_CAP];
+            buf[0] = field.len() as u8;
+            buf[1..1 + field.len()].copy_from_slice(field);
+            buf[1 + field.len()..total].copy_from_slice(value);
+            return Pair::Inline {
+                len: total as u8,
+                buf,
+            };
+        }
         let mut buf = Vec::with_capacity(field.len() + value.len() + 2);
         put_varint(&mut buf, field.len());
         buf.extend_from_slice(field);
         buf.extend_from_slice(value);
-        Pair(buf.into_boxed_slice())
+        Pair::Heap(buf.into_boxed_slice())
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Pair::Inline { len, buf } => &buf[..*len as usize],
+            Pair::Heap(b) => b,
+        }
     }
 
     /// Offset where the field starts and its length.
     #[inline]
     fn split(&self) -> (usize, usize) {
         let mut pos = 0;
-        let len = get_varint(&self.0, &mut pos);
+        let len = get_varint(self.bytes(), &mut pos);
         (pos, len)
     }
 
     #[inline]
     pub fn field(&self) -> &[u8] {
         let (start, len) = self.split();
-        &self.0[start..start + len]
+        &self.bytes()[start..start + len]
     }
 
     #[inline]
     pub fn value(&self) -> &[u8] {
         let (start, len) = self.split();
-        &self.0[start + len..]
+        &self.bytes()[start + len..]
+    }
+
+    /// Heap bytes owned beyond the pair itself.
+    fn heap_len(&self) -> usize {
+        match self {
+            Pair::Inline { .. } => 0,
+            Pair::Heap(b) => b.len(),
+        }
     }
 }
 
@@ -481,7 +519,7 @@ impl HashValue {
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
             Repr::Packed(p) => p.buf.capacity(),
-            Repr::Table(d) => d.heap_bytes() + d.iter().map(|(k, _)| k.0.len()).sum::<usize>(),
+            Repr::Table(d) => d.heap_bytes() + d.iter().map(|(k, _)| k.heap_len()).sum::<usize>(),
         }
     }
 }
@@ -526,6 +564,23 @@ mod tests {
             h.remove(format!("f{i}").as_bytes());
         }
         assert!(h.is_empty() && !h.is_packed());
+    }
+
+    #[test]
+    fn pair_is_compact() {
+        assert_eq!(std::mem::size_of::<Pair>(), 32);
+        for (f, v) in [
+            (&b""[..], &b""[..]),
+            (b"field:1", b"value:1"),
+            (&[1u8; 29], b""),
+        ] {
+            let p = Pair::new(f, v);
+            assert!(matches!(p, Pair::Inline { .. }));
+            assert_eq!((p.field(), p.value()), (f, v));
+        }
+        let p = Pair::new(&[1u8; 20], &[2u8; 10]);
+        assert!(matches!(p, Pair::Heap(_)));
+        assert_eq!((p.field(), p.value()), (&[1u8; 20][..], &[2u8; 10][..]));
     }
 
     #[test]
