@@ -41,6 +41,12 @@ fn put_varint(buf: &mut Vec<u8>, mut n: usize) {
     buf.push(n as u8);
 }
 
+/// Bytes [`put_varint`] writes for `n`.
+#[inline]
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+}
+
 /// Reads a varint at `buf[*pos..]`, advancing `pos`.
 #[inline]
 fn get_varint(buf: &[u8], pos: &mut usize) -> usize {
@@ -138,7 +144,7 @@ impl DictKey for Pair {
 #[derive(Clone, Default)]
 struct Packed {
     buf: Vec<u8>,
-    len: usize,
+    len: u32,
 }
 
 /// Position of one pair inside a [`Packed`] buffer.
@@ -182,6 +188,11 @@ impl Packed {
     }
 
     fn push(&mut self, field: &[u8], value: &[u8]) {
+        // Exact growth, like a listpack's realloc per insert: the form is
+        // small, and spare capacity would cost more than the copying.
+        self.buf.reserve_exact(
+            varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
+        );
         put_varint(&mut self.buf, field.len());
         self.buf.extend_from_slice(field);
         put_varint(&mut self.buf, value.len());
@@ -211,6 +222,8 @@ impl Packed {
         self.len -= 1;
         if self.len == 0 {
             self.buf = Vec::new();
+        } else if self.buf.capacity() > 2 * self.buf.len() + 64 {
+            self.buf.shrink_to_fit();
         }
     }
 }
@@ -237,7 +250,7 @@ impl<'a> Iterator for PackedIter<'a> {
 
 enum Repr {
     Packed(Packed),
-    Table(Dict<Pair, ()>),
+    Table(Box<Dict<Pair, ()>>),
 }
 
 /// A Redis hash value.
@@ -260,7 +273,7 @@ impl Clone for HashValue {
                 for (k, _) in d.iter() {
                     t.insert_new_hashed(hash_bytes(k.field()), k.clone(), ());
                 }
-                Repr::Table(t)
+                Repr::Table(Box::new(t))
             }
         };
         HashValue { repr }
@@ -311,7 +324,7 @@ impl HashValue {
 
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Packed(p) => p.len,
+            Repr::Packed(p) => p.len as usize,
             Repr::Table(d) => d.len(),
         }
     }
@@ -351,11 +364,11 @@ impl HashValue {
     /// Converts to the table form (no-op if already there).
     pub fn convert_to_table(&mut self) {
         if let Repr::Packed(p) = &self.repr {
-            let mut d = Dict::with_capacity(p.len);
+            let mut d = Dict::with_capacity(p.len as usize);
             for (f, v) in p.iter() {
                 d.insert(Pair::new(f, v), ());
             }
-            self.repr = Repr::Table(d);
+            self.repr = Repr::Table(Box::new(d));
         }
     }
 
@@ -379,7 +392,7 @@ impl HashValue {
                     return false;
                 }
                 p.push(field, value);
-                if p.len > lim.max_entries {
+                if p.len as usize > lim.max_entries {
                     self.convert_to_table();
                 }
                 true
@@ -444,7 +457,7 @@ impl HashValue {
                 if p.len == 0 {
                     return None;
                 }
-                let i = rng.random_range(0..p.len);
+                let i = rng.random_range(0..p.len as usize);
                 p.iter().nth(i)
             }
             Repr::Table(d) => d.random_entry(rng).map(|(k, _)| (k.field(), k.value())),
@@ -567,8 +580,20 @@ mod tests {
     }
 
     #[test]
+    fn varint_lengths() {
+        for n in [0usize, 1, 127, 128, 16383, 16384, 1 << 40] {
+            let mut b = Vec::new();
+            put_varint(&mut b, n);
+            assert_eq!(b.len(), varint_len(n), "{n}");
+            let mut pos = 0;
+            assert_eq!(get_varint(&b, &mut pos), n);
+        }
+    }
+
+    #[test]
     fn pair_is_compact() {
         assert_eq!(std::mem::size_of::<Pair>(), 32);
+        assert!(std::mem::size_of::<HashValue>() <= 32);
         for (f, v) in [
             (&b""[..], &b""[..]),
             (b"field:1", b"value:1"),
