@@ -218,7 +218,8 @@ corpus_tests!(
     transactions,
     server,
     command,
-    sets
+    sets,
+    hashes
 );
 
 #[test]

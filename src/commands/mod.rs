@@ -10,6 +10,7 @@
 pub mod bitmaps;
 pub mod connection;
 pub mod expire;
+pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod server;
@@ -305,6 +306,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         connection::COMMANDS,
         server::COMMANDS,
         transactions::COMMANDS,
+        hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
     ]

@@ -2,6 +2,7 @@
 //! replies or sockets.
 
 pub mod dict;
+pub mod hash;
 pub mod keyspace;
 pub mod set;
 pub mod value;

@@ -6,6 +6,7 @@
 //! issues that bring them; every variant other than the scalars is boxed so
 //! an entry stays small.
 
+use crate::storage::hash::HashValue;
 use crate::storage::set::SetValue;
 use compact_bytes::CompactBytes;
 
@@ -24,6 +25,8 @@ pub enum Value {
     Str(CompactBytes),
     /// A set (`intset` or `hashtable`).
     Set(Box<SetValue>),
+    /// A hash (`listpack` or `hashtable`).
+    Hash(Box<HashValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -32,6 +35,7 @@ impl Value {
         match self {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
+            Value::Hash(_) => "hash",
         }
     }
 }
@@ -74,6 +78,7 @@ impl Entry {
             Value::Str(_) if self.raw => "raw",
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
+            Value::Hash(h) => h.encoding(),
         }
     }
 }

@@ -58,6 +58,17 @@ pub fn value_digest(e: &Entry) -> Digest {
             }
             mix_digest(&mut d, &members);
         }
+        Value::Hash(h) => {
+            // Order-independent: each pair is digested alone, then xored in.
+            for (f, v) in h.iter() {
+                let mut pair = [0u8; 20];
+                mix_digest(&mut pair, f);
+                mix_digest(&mut pair, v);
+                for (a, b) in d.iter_mut().zip(pair) {
+                    *a ^= b;
+                }
+            }
+        }
         // Types added later must extend this; until then, their type name
         // alone is mixed in.
         _ => {}
@@ -171,6 +182,16 @@ pub fn serialized_len(e: &Entry) -> usize {
                         .sum::<usize>()
             }
         },
+        // Counted as RDB's field/value string pairs (Redis stores a small
+        // hash as one listpack blob, so its figure differs slightly).
+        Value::Hash(h) => {
+            rdb_len_bytes(h.len())
+                + h.iter()
+                    .map(|(f, v)| {
+                        rdb_len_bytes(f.len()) + f.len() + rdb_len_bytes(v.len()) + v.len()
+                    })
+                    .sum::<usize>()
+        }
         _ => 0,
     }
 }
