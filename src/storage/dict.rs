@@ -489,6 +489,10 @@ impl<K: DictKey, V> Dict<K, V> {
                 return false;
             }
         }
+        if buckets == 0 {
+            // No work asked for: not even finishing a drained rehash.
+            return true;
+        }
         let mut empty_visits = buckets.saturating_mul(10);
         let mut moves = buckets;
         while moves > 0 && self.ht[0].used > 0 {
