@@ -219,7 +219,8 @@ corpus_tests!(
     server,
     command,
     sets,
-    hashes
+    hashes,
+    pubsub
 );
 
 #[test]

@@ -297,6 +297,14 @@ fn sub_syntax_error(ctx: &mut Ctx, args: &Args) {
 // PING, ECHO, QUIT, SELECT
 
 fn ping(ctx: &mut Ctx, args: &Args) {
+    // A subscribed RESP2 client gets PING's answer as a message-like pair.
+    if ctx.client.in_pubsub() && ctx.out.resp() == Resp::V2 && args.len() <= 2 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out
+            .bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        return;
+    }
     match args.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(args.get(1)),
@@ -470,11 +478,12 @@ fn hello(ctx: &mut Ctx, args: &Args) {
 }
 
 fn reset(ctx: &mut Ctx, _args: &Args) {
-    // Subscriptions and tracking are reset by their owners
+    // Tracking is reset by its owner
     // once they exist; here the state this module keeps.
     let client = &mut *ctx.client;
     client.set_multi(None);
     client.unwatch_all(ctx.srv);
+    client.unsubscribe_all(ctx.srv);
     client.select(0);
     set_name(client, b"");
     // A reply being skipped (CLIENT REPLY SKIP) stays skipped, as in Redis.

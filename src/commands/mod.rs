@@ -13,6 +13,7 @@ pub mod expire;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -306,6 +307,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         connection::COMMANDS,
         server::COMMANDS,
         transactions::COMMANDS,
+        pubsub::COMMANDS,
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
@@ -462,6 +464,30 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
     };
     if !client.authenticated && !def.has(flags::NO_AUTH) {
         out.err("NOAUTH Authentication required.");
+        client.note_rejected(srv, Some(id), out);
+        client.abort_multi();
+        return;
+    }
+    if client.in_pubsub()
+        && out.resp() == crate::protocol::reply::Resp::V2
+        && !matches!(
+            def.name,
+            "ping"
+                | "subscribe"
+                | "ssubscribe"
+                | "unsubscribe"
+                | "sunsubscribe"
+                | "psubscribe"
+                | "punsubscribe"
+                | "quit"
+                | "reset"
+        )
+    {
+        let msg = format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            def.name
+        );
+        out.err(&msg);
         client.note_rejected(srv, Some(id), out);
         client.abort_multi();
         return;

@@ -105,6 +105,11 @@ impl Reply {
         self.buf.extend_from_slice(b"\r\n");
     }
 
+    /// Appends frames already encoded (Pub/Sub messages from a mailbox).
+    pub fn raw(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        f(&mut self.buf);
+    }
+
     /// `+OK`.
     #[inline]
     pub fn ok(&mut self) {

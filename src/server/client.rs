@@ -61,6 +61,8 @@ pub struct ClientInfo {
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
     pub no_evict: AtomicBool,
+    /// Pub/Sub messages waiting to be written.
+    pub mailbox: crate::server::pubsub::Mailbox,
     pub killed: AtomicBool,
     /// Channel, pattern and shard-channel subscriptions (CLIENT LIST
     /// `sub`/`psub`/`ssub`; a client with any is of type `pubsub`).
@@ -104,6 +106,7 @@ impl ClientInfo {
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
             no_evict: AtomicBool::new(false),
+            mailbox: Default::default(),
             killed: AtomicBool::new(false),
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
@@ -172,6 +175,10 @@ pub struct Client {
     pub watch_flag: WatchFlag,
     /// Watched keys: (db, key, already expired when watched).
     pub watched: Vec<(usize, Vec<u8>, bool)>,
+    /// Subscribed channels, patterns and shard channels.
+    pub subs: std::collections::HashSet<Vec<u8>>,
+    pub psubs: std::collections::HashSet<Vec<u8>>,
+    pub ssubs: std::collections::HashSet<Vec<u8>>,
     /// The configuration as of this connection's last read batch.
     pub settings: Arc<Settings>,
     settings_version: u64,
@@ -189,6 +196,9 @@ impl Client {
             multi: None,
             watch_flag: WatchFlag::default(),
             watched: Vec::new(),
+            subs: Default::default(),
+            psubs: Default::default(),
+            ssubs: Default::default(),
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             is_local,
@@ -221,6 +231,31 @@ impl Client {
             srv.keyspace.watches.remove(db, &key, &self.watch_flag);
         }
         self.watch_flag.store(false, Ordering::Relaxed);
+    }
+
+    /// True while the client has any subscription (RESP2 then only takes
+    /// the subscribe family, PING, QUIT and RESET).
+    #[inline]
+    pub fn in_pubsub(&self) -> bool {
+        !(self.subs.is_empty() && self.psubs.is_empty() && self.ssubs.is_empty())
+    }
+
+    /// Publishes the subscription counts for CLIENT LIST.
+    pub fn sync_sub_counts(&self) {
+        self.info.sub.store(self.subs.len(), Ordering::Relaxed);
+        self.info.psub.store(self.psubs.len(), Ordering::Relaxed);
+        self.info.ssub.store(self.ssubs.len(), Ordering::Relaxed);
+    }
+
+    /// Drops every subscription (RESET, disconnect).
+    pub fn unsubscribe_all(&mut self, srv: &Shared) {
+        if self.in_pubsub() {
+            srv.pubsub.remove_client(self.id);
+            self.subs.clear();
+            self.psubs.clear();
+            self.ssubs.clear();
+            self.sync_sub_counts();
+        }
     }
 
     /// Marks an open transaction as failed (an error while queuing).

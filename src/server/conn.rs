@@ -110,6 +110,7 @@ pub async fn serve(mut sock: Sock, srv: Arc<Shared>, info: Arc<ClientInfo>, work
         let _ = serve_loop(&mut sock, &srv, &mut client).await;
     }
     client.unwatch_all(&srv);
+    client.unsubscribe_all(&srv);
 }
 
 /// A connection's entry in the client registry, removed on drop.
@@ -121,6 +122,9 @@ struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.info.mark_closed();
+        if self.info.is_pubsub() {
+            self.srv.pubsub.remove_client(self.info.id);
+        }
         self.srv.clients.lock().remove(&self.info.id);
         self.srv
             .stats
@@ -138,10 +142,27 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
-        let n = match sock.read_buf(&mut rbuf).await {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) => return Err(e),
+        let read = if client.in_pubsub() {
+            // A subscriber also wakes up for messages to deliver.
+            tokio::select! {
+                r = sock.read_buf(&mut rbuf) => Some(r),
+                _ = client.info.mailbox.notify.notified() => None,
+            }
+        } else {
+            Some(sock.read_buf(&mut rbuf).await)
+        };
+        let n = match read {
+            None => {
+                deliver_messages(client, &mut out);
+                flush(sock, &mut out, client, srv).await?;
+                if client.info.is_killed() {
+                    return Ok(());
+                }
+                continue;
+            }
+            Some(Ok(0)) => return Ok(()),
+            Some(Ok(n)) => n,
+            Some(Err(e)) => return Err(e),
         };
         if client.info.is_killed() {
             return Ok(());
@@ -227,6 +248,7 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
             ));
             return Ok(());
         }
+        deliver_messages(client, &mut out);
         flush(sock, &mut out, client, srv).await?;
         if close || client.info.is_killed() {
             return Ok(());
@@ -291,6 +313,15 @@ async fn wait_for_unpause(srv: &Shared, client: &Client, args: &Args<'_>) {
         }
     }
     client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+}
+
+/// Moves Pub/Sub messages waiting in the client's mailbox to its replies.
+#[inline]
+fn deliver_messages(client: &Client, out: &mut Reply) {
+    let mailbox = &client.info.mailbox;
+    if mailbox.has_pending() {
+        out.raw(|buf| mailbox.drain_into(buf));
+    }
 }
 
 /// Runs one request, honouring `CLIENT REPLY OFF|SKIP`.

@@ -168,6 +168,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub keyspace: Keyspace,
     pub table: Table,
+    /// Channel and pattern subscriptions.
+    pub pubsub: crate::server::pubsub::PubSub,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     pub next_client_id: AtomicU64,
     pub workers: Box<[WorkerStats]>,
@@ -222,6 +224,7 @@ impl Shared {
             dirty: AtomicU64::new(0),
             lastsave: AtomicI64::new(now / 1000),
             slowlog: Mutex::new(SlowLog::default()),
+            pubsub: Default::default(),
             pause: Mutex::new(Pause::default()),
             pause_flag: AtomicBool::new(false),
             unpaused: tokio::sync::Notify::new(),
