@@ -484,6 +484,10 @@ fn reset(ctx: &mut Ctx, _args: &Args) {
     client.set_multi(None);
     client.unwatch_all(ctx.srv);
     client.unsubscribe_all(ctx.srv);
+    if client.is_monitor() {
+        client.info.monitor.store(false, Ordering::Relaxed);
+        ctx.srv.monitors.remove(client.id);
+    }
     client.select(0);
     set_name(client, b"");
     // A reply being skipped (CLIENT REPLY SKIP) stays skipped, as in Redis.
@@ -718,6 +722,9 @@ fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&C
     let age = (now - info.created_ms).max(0) / 1000;
     let idle = (now - info.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
     let mut flags = String::new();
+    if info.monitor.load(Ordering::Relaxed) {
+        flags.push('O');
+    }
     if info.is_pubsub() {
         flags.push('P');
     }

@@ -602,6 +602,10 @@ pub fn call(
     if dirty > 0 {
         srv.add_dirty(dirty);
     }
+    if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        let limit = client.settings.client_output_buffer_limit[1];
+        srv.monitors.feed(client.db, &client.info, args, &limit);
+    }
     client.note_call(
         srv,
         def,

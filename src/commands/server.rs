@@ -192,6 +192,18 @@ const LATENCY_SUBS: &[CommandDef] = &[
 
 pub const COMMANDS: &[CommandDef] = &[
     CommandDef {
+        name: "monitor",
+        arity: 1,
+        flags: ADMIN | NOSCRIPT | LOADING | STALE,
+        acl: ADMIN_ACL,
+        keys: Keys::None,
+        group: "server",
+        since: "1.0.0",
+        summary: "Streams every command the server runs to this connection.",
+        handler: monitor,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
         name: "info",
         arity: -1,
         flags: LOADING | STALE | SENTINEL,
@@ -508,4 +520,18 @@ fn shutdown(ctx: &mut Ctx, args: &Args) {
         log::warning("Not saving the dataset before exit: Ember has no persistence yet.");
     }
     crate::server::shutdown_and_exit(ctx.srv, false);
+}
+
+/// MONITOR: from now on this connection receives every command others run.
+fn monitor(ctx: &mut Ctx, _args: &Args) {
+    if ctx.client.multi.is_some() {
+        // As Redis: MONITOR inside MULTI is ignored.
+        return;
+    }
+    ctx.client
+        .info
+        .monitor
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    ctx.srv.monitors.add(&ctx.client.info);
+    ctx.out.ok();
 }

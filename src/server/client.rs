@@ -61,8 +61,10 @@ pub struct ClientInfo {
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
     pub no_evict: AtomicBool,
-    /// Pub/Sub messages waiting to be written.
+    /// Pub/Sub messages (and MONITOR lines) waiting to be written.
     pub mailbox: crate::server::pubsub::Mailbox,
+    /// Set by MONITOR.
+    pub monitor: AtomicBool,
     pub killed: AtomicBool,
     /// Channel, pattern and shard-channel subscriptions (CLIENT LIST
     /// `sub`/`psub`/`ssub`; a client with any is of type `pubsub`).
@@ -107,6 +109,7 @@ impl ClientInfo {
             tot_net_out: AtomicU64::new(0),
             no_evict: AtomicBool::new(false),
             mailbox: Default::default(),
+            monitor: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
@@ -231,6 +234,12 @@ impl Client {
             srv.keyspace.watches.remove(db, &key, &self.watch_flag);
         }
         self.watch_flag.store(false, Ordering::Relaxed);
+    }
+
+    /// True once the client ran MONITOR.
+    #[inline]
+    pub fn is_monitor(&self) -> bool {
+        self.info.monitor.load(Ordering::Relaxed)
     }
 
     /// True while the client has any subscription (RESP2 then only takes

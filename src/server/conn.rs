@@ -125,6 +125,9 @@ impl Drop for Registration {
         if self.info.is_pubsub() {
             self.srv.pubsub.remove_client(self.info.id);
         }
+        if self.info.monitor.load(Ordering::Relaxed) {
+            self.srv.monitors.remove(self.info.id);
+        }
         self.srv.clients.lock().remove(&self.info.id);
         self.srv
             .stats
@@ -142,7 +145,7 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
-        let read = if client.in_pubsub() {
+        let read = if client.in_pubsub() || client.is_monitor() {
             // A subscriber also wakes up for messages to deliver.
             tokio::select! {
                 r = sock.read_buf(&mut rbuf) => Some(r),

@@ -57,7 +57,7 @@ impl Mailbox {
 
     /// Appends a message; false when the client went over its limit (the
     /// caller then disconnects it).
-    fn deliver(&self, bytes: &[u8], limit: &OutputLimit) -> bool {
+    pub(crate) fn deliver(&self, bytes: &[u8], limit: &OutputLimit) -> bool {
         let mut buf = self.buf.lock();
         buf.extend_from_slice(bytes);
         let len = buf.len() as u64;
@@ -85,7 +85,7 @@ impl Mailbox {
 type Subscribers = Vec<Arc<ClientInfo>>;
 
 /// Disconnects a subscriber whose mailbox went over its limit.
-fn over_limit(c: &ClientInfo) {
+pub(crate) fn over_limit(c: &ClientInfo) {
     if !c.is_killed() {
         crate::server::log::warning(&format!(
             "Client id={} addr={} closed for overcoming of output buffer limits.",

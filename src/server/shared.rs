@@ -170,6 +170,8 @@ pub struct Shared {
     pub table: Table,
     /// Channel and pattern subscriptions.
     pub pubsub: crate::server::pubsub::PubSub,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::server::monitor::Monitors,
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     pub next_client_id: AtomicU64,
     pub workers: Box<[WorkerStats]>,
@@ -225,6 +227,7 @@ impl Shared {
             lastsave: AtomicI64::new(now / 1000),
             slowlog: Mutex::new(SlowLog::default()),
             pubsub: Default::default(),
+            monitors: Default::default(),
             pause: Mutex::new(Pause::default()),
             pause_flag: AtomicBool::new(false),
             unpaused: tokio::sync::Notify::new(),
