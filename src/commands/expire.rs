@@ -192,7 +192,11 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, absolute: bool, seconds: bool) {
         ctx.out.int(0);
         return;
     };
-    let current = entry.has_expire().then_some(entry.expire);
+    let current = if entry.has_expire() {
+        ctx.db.expire_of(key)
+    } else {
+        None
+    };
     let refused = (cond & NX != 0 && current.is_some())
         || (cond & XX != 0 && current.is_none())
         || (cond & GT != 0 && current.is_none_or(|c| when <= c))
@@ -233,11 +237,11 @@ fn ttl_generic(ctx: &mut Ctx, args: &Args, absolute: bool, millis: bool) {
         ctx.out.int(-2);
         return;
     };
-    if !entry.has_expire() {
+    let has_ttl = entry.has_expire();
+    let Some(at) = ctx.db.expire_of(args.get(1)).filter(|_| has_ttl) else {
         ctx.out.int(-1);
         return;
-    }
-    let at = entry.expire;
+    };
     let ms = if absolute {
         at
     } else {

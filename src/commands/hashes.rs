@@ -264,7 +264,7 @@ fn write_hash<'a>(
 /// Records a write: stores a freshly created hash (if any) or signals the
 /// change of the existing one, then makes the command's dirty count
 /// exactly `changes` (Redis counts per field for HSET and HDEL).
-fn commit(ctx: &mut Ctx, key: &[u8], fresh: Option<Box<HashValue>>, before: u64, changes: u64) {
+fn commit(ctx: &mut Ctx, key: &[u8], fresh: Option<HashValue>, before: u64, changes: u64) {
     match fresh {
         Some(h) => ctx.db.set(key, Value::Hash(h), false),
         None => ctx.db.touched(key),
@@ -284,11 +284,11 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) -> Option<i64> {
     let key = args.get(1);
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return None,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     h.convert_for_args(args.rest(2).iter(), lim);
     let mut created = 0;
@@ -320,11 +320,11 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     if h.contains(args.get(2)) {
         ctx.out.int(0);
@@ -449,11 +449,11 @@ fn hincrby(ctx: &mut Ctx, args: &Args) {
     let field = args.get(2);
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     let old = match h.get(field) {
         None => 0,
@@ -481,11 +481,11 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) {
     }
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     let new = match hincr_by_float(h.get(field), incr) {
         Ok(v) => v,

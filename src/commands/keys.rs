@@ -4,10 +4,10 @@
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::config::{MaxmemoryPolicy, Settings};
-use crate::storage::value::{Entry, Value};
+use crate::storage::keyspace::Key;
+use crate::storage::value::{Entry, NO_EXPIRE, Value};
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
-use compact_bytes::CompactBytes;
 
 /// Source and destination keys at arguments 1 and 2.
 const TWO_KEYS: Keys = Keys::Range {
@@ -403,13 +403,13 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
         return;
     }
     let dirty = ctx.db.dirty;
-    let Some(entry) = ctx.db.remove(src) else {
+    let db = ctx.db.index;
+    let Some((entry, expire)) = ctx.db.take_in(db, src) else {
         ctx.out.err("ERR no such key");
         return;
     };
-    let db = ctx.db.index;
     // Replaces any old destination; the TTL travels with the entry.
-    ctx.db.insert_entry_in(db, dst, entry);
+    ctx.db.insert_entry_in(db, dst, entry, expire);
     ctx.db.dirty = dirty + 1;
     if nx {
         ctx.out.int(1);
@@ -438,11 +438,11 @@ fn move_cmd(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let dirty = ctx.db.dirty;
-    let Some(entry) = ctx.db.remove_in(src, key) else {
+    let Some((entry, expire)) = ctx.db.take_in(src, key) else {
         ctx.out.int(0);
         return;
     };
-    ctx.db.insert_entry_in(dst, key, entry);
+    ctx.db.insert_entry_in(dst, key, entry, expire);
     ctx.db.dirty = dirty + 1;
     ctx.out.int(1);
 }
@@ -479,15 +479,15 @@ fn copy(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let lru = ctx.db.keyspace().lru_clock();
-    let Some(copied) = ctx.db.get(src_key).map(|e| Entry {
-        value: e.value.clone(),
-        expire: e.expire,
-        lru,
-        raw: e.raw,
+    let Some(copied) = ctx.db.get(src_key).map(|e| {
+        let mut c = Entry::new(e.value.clone(), lru);
+        c.raw = e.raw;
+        c
     }) else {
         ctx.out.int(0);
         return;
     };
+    let expire = ctx.db.expire_of(src_key).unwrap_or(NO_EXPIRE);
     let dirty = ctx.db.dirty;
     if ctx.db.get_for_write_in(dst, dst_key).is_some() {
         if !replace {
@@ -496,7 +496,7 @@ fn copy(ctx: &mut Ctx, args: &Args) {
         }
         ctx.db.remove_in(dst, dst_key);
     }
-    ctx.db.insert_entry_in(dst, dst_key, copied);
+    ctx.db.insert_entry_in(dst, dst_key, copied, expire);
     ctx.db.dirty = dirty + 1;
     ctx.out.int(1);
 }
@@ -512,8 +512,9 @@ fn keys(ctx: &mut Ctx, args: &Args) {
     let mut n = 0;
     let mut shards: Vec<_> = ctx.db.shards_mut().collect();
     for shard in shards.iter_mut() {
-        for (k, e) in shard.dbs[db].main.iter() {
-            if e.expire <= now {
+        let t = &shard.dbs[db];
+        for (k, e) in t.main.iter() {
+            if t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now) {
                 continue;
             }
             if all || glob_match(pattern, k.as_slice(), false) {
@@ -580,7 +581,7 @@ fn scan(ctx: &mut Ctx, args: &Args) {
     let db = ctx.db.index;
     let mut found = Vec::new();
     let next = ctx.db.scan(db, cursor, count, &mut found);
-    let mut keep: Vec<CompactBytes> = Vec::with_capacity(found.len());
+    let mut keep: Vec<Key> = Vec::with_capacity(found.len());
     for k in found {
         if let Some(p) = pattern
             && !glob_match(p, k.as_slice(), false)

@@ -551,10 +551,9 @@ fn set_generic(
         None => ctx.db.set(key, value, opts.keep_ttl),
         Some(at) => {
             let lru = ctx.db.keyspace().lru_clock();
-            let mut entry = Entry::new(value, lru);
-            entry.expire = at;
+            let entry = Entry::new(value, lru);
             let db = ctx.db.index;
-            ctx.db.insert_entry_in(db, key, entry);
+            ctx.db.insert_entry_in(db, key, entry, at);
         }
     }
     if !opts.get {
@@ -885,7 +884,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
         // A string built by SETRANGE is never an embedded one.
         entry.raw = true;
         let db = ctx.db.index;
-        ctx.db.insert_entry_in(db, key, entry);
+        ctx.db.insert_entry_in(db, key, entry, NO_EXPIRE);
         ctx.out.int(total as i64);
         return;
     };
@@ -1008,7 +1007,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) {
         None => {
             let entry = Entry::new(value, lru);
             let db = ctx.db.index;
-            ctx.db.insert_entry_in(db, key, entry);
+            ctx.db.insert_entry_in(db, key, entry, NO_EXPIRE);
         }
     }
     ctx.out.bulk(&sum);

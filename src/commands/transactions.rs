@@ -168,9 +168,7 @@ fn watch(ctx: &mut Ctx, args: &Args) {
 /// True when `key` exists in `db` with a TTL that has passed.
 fn key_is_expired(ctx: &mut Ctx, db: usize, key: &[u8]) -> bool {
     let now = ctx.db.now();
-    ctx.db
-        .raw_entry_in(db, key)
-        .is_some_and(|e| e.has_expire() && e.expire <= now)
+    ctx.db.expire_in(db, key).is_some_and(|at| at <= now)
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &Args) {

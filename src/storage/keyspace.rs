@@ -12,7 +12,7 @@ use super::dict::{Dict, hash_bytes};
 use super::notify::{self, Notifier};
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
-use compact_bytes::CompactBytes;
+use compact_bytes::CompactBytesSlice;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -40,23 +40,61 @@ pub fn shard_of(hash: u64) -> usize {
     (hash >> (64 - SHARD_BITS)) as usize
 }
 
+/// A key as stored in the tables: 16 bytes, inline up to 15 bytes (most
+/// keys), one exact-size allocation beyond. Keys are never grown in place,
+/// so the spare capacity of a growable buffer would be wasted; 16 bytes
+/// instead of 24 is what makes a keyspace node 64 bytes (see `value.rs`).
+pub type Key = CompactBytesSlice;
+
 /// One database's part of one shard.
 #[derive(Default)]
 pub struct DbTable {
     /// Every key with its value.
-    pub main: Dict<CompactBytes, Entry>,
-    /// The keys that have a TTL (value = expiry), sampled by active expiry.
-    pub expires: Dict<CompactBytes, i64>,
+    pub main: Dict<Key, Entry>,
+    /// The keys that have a TTL (value = absolute expiry in Unix ms), the
+    /// only place the expiry is stored (an entry just flags that it has
+    /// one); sampled by active expiry.
+    pub expires: Dict<Key, i64>,
 }
 
 impl DbTable {
     /// Removes a key from both tables.
     pub fn remove_hashed(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        self.take_hashed(hash, key).map(|(e, _)| e)
+    }
+
+    /// Removes a key from both tables, returning its entry and expiry
+    /// ([`NO_EXPIRE`] when it had none).
+    fn take_hashed(&mut self, hash: u64, key: &[u8]) -> Option<(Entry, i64)> {
         let (_, e) = self.main.remove_hashed(hash, key)?;
-        if e.has_expire() {
-            self.expires.remove_hashed(hash, key);
+        let mut at = NO_EXPIRE;
+        if e.has_expire()
+            && let Some((_, t)) = self.expires.remove_hashed(hash, key)
+        {
+            at = t;
         }
-        Some(e)
+        Some((e, at))
+    }
+
+    /// Expiry of `key` (Unix ms) from the `expires` table, [`NO_EXPIRE`]
+    /// when it has none. Only worth calling when the entry's
+    /// [`Entry::has_expire`] is set.
+    #[inline]
+    pub fn expire_hashed(&self, hash: u64, key: &[u8]) -> i64 {
+        self.expires
+            .get_hashed(hash, key)
+            .copied()
+            .unwrap_or(NO_EXPIRE)
+    }
+
+    /// Expiry of the entry `e` stored under `key` (for code walking `main`):
+    /// `None` without TTL; one extra lookup only for keys that have one.
+    #[inline]
+    pub fn expire_of(&self, key: &[u8], e: &Entry) -> Option<i64> {
+        if !e.has_expire() {
+            return None;
+        }
+        Some(self.expire_hashed(hash_bytes(key), key))
     }
 }
 
@@ -309,7 +347,7 @@ impl Shard {
         let ndb = self.dbs.len();
         let mut expired = 0;
         let mut sampled = 0;
-        let mut victims: Vec<CompactBytes> = Vec::new();
+        let mut victims: Vec<Key> = Vec::new();
         for _ in 0..ndb.min(max_dbs) {
             let dbi = self.expire_db_cursor % ndb;
             let table = &mut self.dbs[dbi];
@@ -454,7 +492,7 @@ impl<'a> Db<'a> {
         let shard = self.shard(hash);
         let t = &mut shard.dbs[db];
         match t.main.get_hashed(hash, key) {
-            Some(e) if e.expire <= now => {
+            Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
                 self.signal(db, key);
@@ -520,9 +558,10 @@ impl<'a> Db<'a> {
         };
         // SAFETY: `entry` points into the locked shard's table, which is
         // not modified between here and the return below unless the key is
-        // expired, in which case the pointer is not used again.
-        let expire = unsafe { (*entry).expire };
-        if expire != NO_EXPIRE && expire <= self.now() {
+        // expired, in which case the pointer is not used again. (Reading
+        // the `expires` table does not touch `main`.)
+        let has_ttl = unsafe { (*entry).has_expire() };
+        if has_ttl && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now() {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
@@ -576,20 +615,19 @@ impl<'a> Db<'a> {
         let fresh = Entry::new(value, lru);
         match t.main.get_mut_hashed(hash, key) {
             Some(e) => {
-                let old_expire = e.expire;
-                let live = old_expire > now;
-                let keep = keep_ttl && live;
                 e.value = fresh.value;
                 e.raw = fresh.raw;
                 e.lru = lru;
-                if !keep && old_expire != NO_EXPIRE {
-                    e.expire = NO_EXPIRE;
+                // The TTL stays only when asked and not already passed.
+                if e.ttl
+                    && !(keep_ttl && t.expires.get_hashed(hash, key).is_some_and(|&at| at > now))
+                {
+                    e.ttl = false;
                     t.expires.remove_hashed(hash, key);
                 }
             }
             None => {
-                t.main
-                    .insert_new_hashed(hash, CompactBytes::new(key), fresh);
+                t.main.insert_new_hashed(hash, Key::new(key), fresh);
                 self.ks.notifier.emit(notify::NEW, db, "new", key);
             }
         }
@@ -613,21 +651,21 @@ impl<'a> Db<'a> {
         self.shard(hash).dbs[db].main.get_hashed(hash, key)
     }
 
-    /// Inserts a whole entry (with its TTL) under `key`, replacing any old
-    /// one (RENAME, MOVE, COPY, RESTORE).
-    pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+    /// Inserts a whole entry under `key` with the absolute expiry `expire`
+    /// (Unix ms, [`NO_EXPIRE`] for none), replacing any old one and its TTL
+    /// (RENAME, MOVE, COPY, RESTORE, SET … EX).
+    pub fn insert_entry_in(&mut self, db: usize, key: &[u8], mut entry: Entry, expire: i64) {
         let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
-        let expire = entry.expire;
-        if let Some(old) = t.main.insert_hashed(hash, CompactBytes::new(key), entry)
+        entry.ttl = expire != NO_EXPIRE;
+        if let Some(old) = t.main.insert_hashed(hash, Key::new(key), entry)
             && old.has_expire()
             && expire == NO_EXPIRE
         {
             t.expires.remove_hashed(hash, key);
         }
         if expire != NO_EXPIRE {
-            t.expires
-                .insert_hashed(hash, CompactBytes::new(key), expire);
+            t.expires.insert_hashed(hash, Key::new(key), expire);
         }
         self.dirty += 1;
         self.signal(db, key);
@@ -642,11 +680,18 @@ impl<'a> Db<'a> {
     }
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.take_in(db, key).map(|(e, _)| e)
+    }
+
+    /// [`Db::remove_in`] that also returns the key's expiry (Unix ms,
+    /// [`NO_EXPIRE`] when none), for moving a key with its TTL (RENAME,
+    /// MOVE): give both to [`Db::insert_entry_in`].
+    pub fn take_in(&mut self, db: usize, key: &[u8]) -> Option<(Entry, i64)> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
-        let e = shard.dbs[db].remove_hashed(hash, key)?;
-        if e.expire <= now {
+        let (e, at) = shard.dbs[db].take_hashed(hash, key)?;
+        if at <= now {
             shard.stats.expired_keys += 1;
             self.signal(db, key);
             self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
@@ -654,7 +699,26 @@ impl<'a> Db<'a> {
         }
         self.dirty += 1;
         self.signal(db, key);
-        Some(e)
+        Some((e, at))
+    }
+
+    /// Expiry (absolute Unix ms) of `key` in the selected database, `None`
+    /// when it has no TTL or does not exist. No lazy expiry, no statistics:
+    /// call it after one of the `get*` lookups.
+    #[inline]
+    pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
+        let db = self.index;
+        self.expire_in(db, key)
+    }
+
+    /// [`Db::expire_of`] in database `db`.
+    #[inline]
+    pub fn expire_in(&mut self, db: usize, key: &[u8]) -> Option<i64> {
+        let hash = self.hash(key);
+        self.shard(hash).dbs[db]
+            .expires
+            .get_hashed(hash, key)
+            .copied()
     }
 
     /// Sets the absolute expiry (ms) of an existing key. The caller has
@@ -664,12 +728,10 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
-            e.expire = at;
+            e.ttl = true;
             match t.expires.get_mut_hashed(hash, key) {
                 Some(v) => *v = at,
-                None => t
-                    .expires
-                    .insert_new_hashed(hash, CompactBytes::new(key), at),
+                None => t.expires.insert_new_hashed(hash, Key::new(key), at),
             }
             self.dirty += 1;
             self.signal(db, key);
@@ -683,7 +745,7 @@ impl<'a> Db<'a> {
         let t = &mut self.shard(hash).dbs[db];
         match t.main.get_mut_hashed(hash, key) {
             Some(e) if e.has_expire() => {
-                e.expire = NO_EXPIRE;
+                e.ttl = false;
                 t.expires.remove_hashed(hash, key);
                 self.dirty += 1;
                 self.signal(db, key);
@@ -761,13 +823,7 @@ impl<'a> Db<'a> {
     /// keys (expired ones included: the caller filters) until at least
     /// `count` were found or `10 * count` buckets were visited; returns the
     /// next cursor, 0 when done.
-    pub fn scan(
-        &mut self,
-        db: usize,
-        cursor: u64,
-        count: usize,
-        out: &mut Vec<CompactBytes>,
-    ) -> u64 {
+    pub fn scan(&mut self, db: usize, cursor: u64, count: usize, out: &mut Vec<Key>) -> u64 {
         let mut shard = (cursor & (SHARDS as u64 - 1)) as usize;
         let mut inner = cursor >> SHARD_BITS;
         let mut steps = count.max(1).saturating_mul(10);
@@ -794,7 +850,7 @@ impl<'a> Db<'a> {
 
     /// A random live key of database `db` (every shard must be locked);
     /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
-    pub fn random_key(&mut self, db: usize) -> Option<CompactBytes> {
+    pub fn random_key(&mut self, db: usize) -> Option<Key> {
         let mut rng = rand::rng();
         loop {
             let sizes: Vec<(usize, usize)> = (0..SHARDS)
@@ -818,8 +874,10 @@ impl<'a> Db<'a> {
                 .map(|&(s, _)| s)?;
             let (key, expired) = {
                 let now = self.now();
-                let (k, e) = self.shard_at(s).dbs[db].main.random_entry(&mut rng)?;
-                (k.clone(), e.expire <= now)
+                let t = &self.shard_at(s).dbs[db];
+                let (k, e) = t.main.random_entry(&mut rng)?;
+                let due = t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now);
+                (k.clone(), due)
             };
             if !expired {
                 return Some(key);

@@ -320,9 +320,9 @@ fn digest(ctx: &mut Ctx) {
                 mix_digest(&mut d, k);
                 let v = value_digest(e);
                 mix_digest(&mut d, &v);
-                if e.has_expire() {
+                if let Some(at) = t.expire_of(k.as_slice(), e) {
                     mix_digest(&mut d, b"!!expire!!");
-                    mix_digest(&mut d, e.expire.to_string().as_bytes());
+                    mix_digest(&mut d, at.to_string().as_bytes());
                 }
                 for (a, b) in per_db[i].iter_mut().zip(d) {
                     *a ^= b;
