@@ -311,7 +311,7 @@ fn sadd(ctx: &mut Ctx, args: &Args) {
         Found::Missing => {
             let mut s = SetValue::new();
             let n = add_all(&mut s);
-            ctx.db.set(key, Value::Set(Box::new(s)), false);
+            ctx.db.set(key, Value::Set(s), false);
             changed(ctx, key, n, true);
             ctx.out.int(n as i64);
         }
@@ -569,7 +569,7 @@ fn smove(ctx: &mut Ctx, args: &Args) {
     if dst_state == 0 {
         let mut s = SetValue::new();
         s.insert(member, max);
-        ctx.db.set(dst, Value::Set(Box::new(s)), false);
+        ctx.db.set(dst, Value::Set(s), false);
     } else if set_at(ctx.db, dst).insert(member, max) {
         ctx.db.touched(dst);
     }
@@ -735,7 +735,7 @@ fn op_store(ctx: &mut Ctx, args: &Args, op: Op) {
     };
     let n = s.len();
     if n > 0 {
-        ctx.db.set(dst, Value::Set(Box::new(s)), false);
+        ctx.db.set(dst, Value::Set(s), false);
     } else {
         ctx.db.remove(dst);
     }

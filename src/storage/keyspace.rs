@@ -1146,4 +1146,126 @@ mod tests {
         let st = ks.stats();
         assert_eq!((st.keyspace_hits, st.keyspace_misses), (1, 1));
     }
+
+    /// One step of the TTL model test.
+    #[derive(Debug, Clone)]
+    enum TtlOp {
+        Set(u8, bool),
+        Expire(u8, u32),
+        Persist(u8),
+        Rename(u8, u8),
+        Copy(u8, u8),
+        Remove(u8),
+        InsertPlain(u8),
+    }
+
+    fn ttl_op() -> impl proptest::strategy::Strategy<Value = TtlOp> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..6, any::<bool>()).prop_map(|(k, keep)| TtlOp::Set(k, keep)),
+            (0u8..6, 1u32..1000).prop_map(|(k, t)| TtlOp::Expire(k, t)),
+            (0u8..6).prop_map(TtlOp::Persist),
+            (0u8..6, 0u8..6).prop_map(|(a, b)| TtlOp::Rename(a, b)),
+            (0u8..6, 0u8..6).prop_map(|(a, b)| TtlOp::Copy(a, b)),
+            (0u8..6).prop_map(TtlOp::Remove),
+            (0u8..6).prop_map(TtlOp::InsertPlain),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The expiry lives only in `expires` and the entry's flag: after
+        /// any sequence of writes, flag, table and model agree.
+        #[test]
+        fn ttl_flag_and_expires_table_match_a_model(
+            ops in proptest::collection::vec(ttl_op(), 0..120)
+        ) {
+            use std::collections::HashMap;
+            let ks = Keyspace::new(1);
+            let mut v = ks.view_all(0);
+            let base = unix_ms() + 3_600_000;
+            // key -> (value, expiry)
+            let mut model: HashMap<u8, (i64, Option<i64>)> = HashMap::new();
+            let name = |k: u8| vec![b'k', k];
+            for (n, op) in ops.into_iter().enumerate() {
+                let val = n as i64;
+                match op {
+                    TtlOp::Set(k, keep) => {
+                        v.set(&name(k), Value::Int(val), keep);
+                        let ttl = model.get(&k).and_then(|m| m.1).filter(|_| keep);
+                        model.insert(k, (val, ttl));
+                    }
+                    TtlOp::Expire(k, t) => {
+                        if let Some(m) = model.get_mut(&k) {
+                            v.set_expire(&name(k), base + t as i64);
+                            m.1 = Some(base + t as i64);
+                        }
+                    }
+                    TtlOp::Persist(k) => {
+                        let had = model.get(&k).is_some_and(|m| m.1.is_some());
+                        proptest::prop_assert_eq!(v.persist(&name(k)), had);
+                        if let Some(m) = model.get_mut(&k) {
+                            m.1 = None;
+                        }
+                    }
+                    TtlOp::Rename(a, b) => {
+                        let got = v.take_in(0, &name(a));
+                        proptest::prop_assert_eq!(got.is_some(), model.contains_key(&a));
+                        if let Some((e, at)) = got {
+                            let m = model.remove(&a).unwrap();
+                            proptest::prop_assert_eq!(at, m.1.unwrap_or(NO_EXPIRE));
+                            v.insert_entry_in(0, &name(b), e, at);
+                            model.insert(b, m);
+                        }
+                    }
+                    TtlOp::Copy(a, b) => {
+                        let copied = v.get(&name(a)).map(|e| Entry::new(e.value.clone(), 0));
+                        if let Some(e) = copied {
+                            let at = v.expire_of(&name(a));
+                            v.insert_entry_in(0, &name(b), e, at.unwrap_or(NO_EXPIRE));
+                            let m = model[&a];
+                            model.insert(b, m);
+                        }
+                    }
+                    TtlOp::Remove(k) => {
+                        proptest::prop_assert_eq!(
+                            v.remove(&name(k)).is_some(),
+                            model.remove(&k).is_some()
+                        );
+                    }
+                    TtlOp::InsertPlain(k) => {
+                        v.insert_entry_in(0, &name(k), Entry::new(Value::Int(val), 0), NO_EXPIRE);
+                        model.insert(k, (val, None));
+                    }
+                }
+                let with_ttl = model.values().filter(|m| m.1.is_some()).count();
+                proptest::prop_assert_eq!(v.len_in(0), model.len());
+                let expires: usize = v.shards_mut().map(|s| s.dbs[0].expires.len()).sum();
+                proptest::prop_assert_eq!(expires, with_ttl);
+                for k in 0u8..6 {
+                    let want = model.get(&k).copied();
+                    let flag = v.peek(&name(k)).map(|e| {
+                        let Value::Int(x) = e.value else { unreachable!() };
+                        (x, e.has_expire())
+                    });
+                    proptest::prop_assert_eq!(flag, want.map(|m| (m.0, m.1.is_some())));
+                    proptest::prop_assert_eq!(v.expire_of(&name(k)), want.and_then(|m| m.1));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keep_ttl_of_an_expired_key_drops_the_ttl() {
+        let ks = Keyspace::new(1);
+        fill(&ks, 0, 1, key, None);
+        let mut v = ks.view_all(0);
+        v.set_expire(&key(0), unix_ms() - 1);
+        // Overwritten before lazy expiry saw it: SET … KEEPTTL of a dead
+        // key must not keep the passed TTL.
+        v.set(&key(0), string_value(b"new"), true);
+        assert!(!v.peek(&key(0)).unwrap().has_expire());
+        assert_eq!(v.expire_of(&key(0)), None);
+        drop(v);
+        assert_eq!(ks.db_sizes()[0], (1, 0));
+    }
 }

@@ -3,9 +3,9 @@
 //! A string whose text is a canonical 64-bit integer is kept as `Int` (Redis's
 //! `int` encoding); other strings as bytes with an `embstr`/`raw` hint so
 //! `OBJECT ENCODING` answers as Redis does. Collection types are added by the
-//! issues that bring them; every variant other than the scalars and the
-//! hash (whose small form is one 24-byte handle on a packed buffer) is
-//! boxed so an entry stays small.
+//! issues that bring them; every variant other than the scalars, the hash
+//! and the set (whose small forms are 24-byte handles on one exact-size
+//! buffer, their large forms boxed) is boxed so an entry stays small.
 //!
 //! Memory layout (issue 3's memory goal): a `Value` is 32 bytes and an
 //! [`Entry`] 40; the TTL is not stored in the entry but only in the
@@ -31,8 +31,9 @@ pub enum Value {
     Int(i64),
     /// Any other string.
     Str(CompactBytes),
-    /// A set (`intset` or `hashtable`).
-    Set(Box<SetValue>),
+    /// A set (`intset` or `hashtable`); 24 bytes, its small form needs no
+    /// box of its own.
+    Set(SetValue),
     /// A hash (`listpack` or `hashtable`); 24 bytes, its small form needs
     /// no box of its own.
     Hash(HashValue),
@@ -120,6 +121,7 @@ mod tests {
     #[test]
     fn entry_layout_sizes() {
         assert_eq!(size_of::<HashValue>(), 24);
+        assert_eq!(size_of::<SetValue>(), 24);
         assert_eq!(size_of::<Value>(), 32);
         assert_eq!(size_of::<Entry>(), 40);
         assert_eq!(size_of::<compact_bytes::CompactBytesSlice>(), 16);

@@ -153,7 +153,7 @@ pub fn serialized_len(e: &Entry) -> usize {
             }
             rdb_len_bytes(s.len()) + s.len()
         }
-        Value::Set(set) => match &**set {
+        Value::Set(set) => match set {
             // An intset is saved as one string: 8 header bytes + the array.
             crate::storage::set::SetValue::Ints(i) => {
                 let width = match i {
