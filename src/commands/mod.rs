@@ -8,11 +8,13 @@
 //! handler, then records statistics.
 
 pub mod bitmaps;
+pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -311,6 +313,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        lists::COMMANDS,
     ]
 }
 
@@ -557,6 +560,13 @@ pub fn run(
         Keys::All => ks.view_all(db_index),
     };
     call(srv, client, out, args, def, id, errors_before, &mut db);
+    // Hand what this command (or transaction) pushed to blocked clients
+    // before anyone else can see the keys.
+    let before = db.dirty;
+    db.serve_ready();
+    if db.dirty > before {
+        srv.add_dirty(db.dirty - before);
+    }
 }
 
 /// Calls `def`'s handler over an already locked view (the shards it needs,

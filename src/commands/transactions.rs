@@ -206,6 +206,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
         return;
     }
     ctx.out.array(m.cmds.len());
+    ctx.client.in_exec = true;
     for q in &m.cmds {
         let args = Args::new(&q.buf, &q.spans);
         let errors_before = ctx.out.error_count();
@@ -220,4 +221,5 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
             ctx.db,
         );
     }
+    ctx.client.in_exec = false;
 }
