@@ -367,11 +367,9 @@ fn lpos(ctx: &mut Ctx, args: &Args) {
             j += 1;
             match parse_i64(args.get(j)) {
                 None => return ctx.not_integer(),
-                Some(i64::MIN) => {
-                    return ctx.out.err(
-                        "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-                    );
-                }
+                // Redis negates the rank, which leaves LLONG_MIN negative
+                // and makes it match from the tail like -1.
+                Some(i64::MIN) => rank = -1,
                 Some(0) => {
                     return ctx.out.err(
                         "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
@@ -754,10 +752,6 @@ fn null_array(r: &mut Reply) {
     r.null_array()
 }
 
-fn null_bulk(r: &mut Reply) {
-    r.null()
-}
-
 fn bpop_generic(ctx: &mut Ctx, args: &Args, end: End) {
     let Some(timeout) = parse_timeout(ctx, args.get(args.len() - 1)) else {
         return;
@@ -810,7 +804,8 @@ fn bmove_generic(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: i64) {
         to,
         fill: fill(ctx),
     });
-    blocking::block(ctx, args, &[src], timeout, null_bulk, serve_list, spec);
+    // Redis 7.0 answers a timed-out BLMOVE with a null array.
+    blocking::block(ctx, args, &[src], timeout, null_array, serve_list, spec);
 }
 
 fn blmove(ctx: &mut Ctx, args: &Args) {
