@@ -6,6 +6,7 @@ pub mod dict;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
+pub mod notify;
 pub mod set;
 pub mod value;
 pub mod watch;
