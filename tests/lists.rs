@@ -152,3 +152,58 @@ fn copy_rename_and_digest_of_lists() {
     let t: String = cmd("TYPE").arg("r").query(&mut c).unwrap();
     assert_eq!(t, "list");
 }
+
+/// Keyevent notifications of list commands, compared with redis-server.
+#[test]
+fn keyspace_events_match_redis() {
+    let Some(oracle) = common::Oracle::start() else {
+        return;
+    };
+    let Some(ember) = common::Server::start(&[]) else {
+        return;
+    };
+    let script: &[&[&str]] = &[
+        &["RPUSH", "k", "a", "b", "c"],
+        &["LPUSHX", "k", "z"],
+        &["LPOP", "k"],
+        &["RPOP", "k", "2"],
+        &["LSET", "k", "0", "x"],
+        &["LINSERT", "k", "BEFORE", "x", "y"],
+        &["LREM", "k", "0", "y"],
+        &["LTRIM", "k", "1", "0"],
+        &["RPUSH", "s", "1", "2"],
+        &["LMOVE", "s", "d", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "s", "d"],
+        &["RPOPLPUSH", "d", "d"],
+        &["LMPOP", "1", "d", "RIGHT", "COUNT", "5"],
+        &["BLPOP", "nokey", "d", "0.01"],
+        &["RPUSH", "end", "x"],
+    ];
+    let mut events = Vec::new();
+    for server in [&oracle, &ember] {
+        let mut c = server.client();
+        let _: () = cmd("CONFIG")
+            .arg("SET")
+            .arg("notify-keyspace-events")
+            .arg("KEA")
+            .query(&mut c)
+            .unwrap();
+        let mut sub = server.raw();
+        sub.cmd(&[b"PSUBSCRIBE", b"__keyevent@0__:*"]);
+        for line in script {
+            let _: redis::Value = cmd(line[0]).arg(&line[1..]).query(&mut c).unwrap();
+        }
+        let mut got = Vec::new();
+        loop {
+            let msg = sub.read_reply();
+            let text = String::from_utf8_lossy(&msg).into_owned();
+            let done = text.contains("\r\nend\r\n");
+            got.push(text);
+            if done {
+                break;
+            }
+        }
+        events.push(got);
+    }
+    assert_eq!(events[1], events[0]);
+}

@@ -16,6 +16,7 @@ use crate::protocol::reply::Reply;
 use crate::storage::blocking::{Serve, Waiter};
 use crate::storage::keyspace::Db;
 use crate::storage::list::{End, Fill, ListValue};
+use crate::storage::notify::{GENERIC, LIST as LIST_EVENTS};
 use crate::storage::value::Value;
 use crate::util::num::parse_i64;
 
@@ -142,14 +143,29 @@ fn end_of(arg: &[u8]) -> Option<End> {
     }
 }
 
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
 /// After removing `n` elements from the list at `key`: deletes the key if
-/// the list is empty, and counts the change.
+/// the list is empty (with its `del` event), and counts the change.
 fn after_removal(db: &mut Db, key: &[u8], n: usize) {
     if n == 0 {
         return;
     }
     if list_at(db, key).is_some_and(|l| l.is_empty()) {
         db.remove(key);
+        db.notify(GENERIC, "del", key);
     } else {
         db.touched(key);
     }
@@ -163,6 +179,9 @@ fn pop_n(db: &mut Db, key: &[u8], end: End, count: usize) -> Vec<Vec<u8>> {
     };
     let n = count.min(l.len());
     let v: Vec<Vec<u8>> = (0..n).filter_map(|_| l.pop(end)).collect();
+    if !v.is_empty() {
+        db.notify(LIST_EVENTS, pop_event(end), key);
+    }
     after_removal(db, key, v.len());
     v
 }
@@ -177,6 +196,7 @@ fn push_onto(db: &mut Db, key: &[u8], end: End, items: &[&[u8]], fill: Fill) -> 
             let len = l.len();
             db.touched(key);
             db.dirty += items.len() as u64 - 1;
+            db.notify(LIST_EVENTS, push_event(end), key);
             len
         }
         None => {
@@ -187,6 +207,7 @@ fn push_onto(db: &mut Db, key: &[u8], end: End, items: &[&[u8]], fill: Fill) -> 
             let len = l.len();
             db.set(key, Value::List(Box::new(l)), false);
             db.dirty += items.len() as u64 - 1;
+            db.notify(LIST_EVENTS, push_event(end), key);
             len
         }
     }
@@ -203,7 +224,9 @@ fn move_element(
     fill: Fill,
 ) -> Option<Vec<u8>> {
     let v = list_at(db, src)?.pop(from)?;
+    // Redis's order: the push event, the pop event, then `del`.
     push_onto(db, dst, to, &[&v], fill);
+    db.notify(LIST_EVENTS, pop_event(from), src);
     if src != dst {
         after_removal(db, src, 1);
     }
@@ -474,6 +497,7 @@ fn lset(ctx: &mut Ctx, args: &Args) {
     }
     l.set(i as usize, args.get(3), f);
     ctx.db.touched(key);
+    ctx.notify(LIST_EVENTS, "lset", key);
     ctx.out.ok();
 }
 
@@ -499,6 +523,7 @@ fn linsert(ctx: &mut Ctx, args: &Args) {
     l.insert(pos + after as usize, args.get(4), f);
     let n = l.len() as i64;
     ctx.db.touched(key);
+    ctx.notify(LIST_EVENTS, "linsert", key);
     ctx.out.int(n);
 }
 
@@ -518,6 +543,7 @@ fn lrem(ctx: &mut Ctx, args: &Args) {
     let n = l.remove_value(args.get(3), limit, from, f);
     if n > 0 {
         // Redis counts one change per LREM that removed something.
+        ctx.notify(LIST_EVENTS, "lrem", key);
         after_removal(ctx.db, key, 1);
     }
     ctx.out.int(n as i64);
@@ -541,8 +567,11 @@ fn ltrim(ctx: &mut Ctx, args: &Args) {
     }
     let removed = before - l.len();
     // LTRIM counts (and signals) a change even when nothing went.
-    if l.is_empty() {
+    let emptied = l.is_empty();
+    ctx.notify(LIST_EVENTS, "ltrim", key);
+    if emptied {
         ctx.db.remove(key);
+        ctx.notify(GENERIC, "del", key);
     } else {
         ctx.db.touched(key);
     }
