@@ -97,8 +97,14 @@ fn timeouts_float_forever_and_resp3() {
     let mut r = raw(&server);
     r.cmd(&[b"HELLO", b"3"]);
     assert_eq!(r.cmd(&[b"BLPOP", b"nokey", b"0.05"]), b"_\r\n");
-    assert_eq!(r.cmd(&[b"BLMOVE", b"nokey", b"x", b"LEFT", b"LEFT", b"0.05"]), b"_\r\n");
-    assert_eq!(r.cmd(&[b"BLMPOP", b"0.05", b"1", b"nokey", b"LEFT"]), b"_\r\n");
+    assert_eq!(
+        r.cmd(&[b"BLMOVE", b"nokey", b"x", b"LEFT", b"LEFT", b"0.05"]),
+        b"_\r\n"
+    );
+    assert_eq!(
+        r.cmd(&[b"BLMPOP", b"0.05", b"1", b"nokey", b"LEFT"]),
+        b"_\r\n"
+    );
     // 0 waits as long as it takes.
     let mut f = raw(&server);
     f.send(b"BRPOP forever 0\r\n");
@@ -109,7 +115,11 @@ fn timeouts_float_forever_and_resp3() {
     // A RESP3 client served by a push gets a RESP3 reply.
     r.send(b"BLMPOP 0 1 three RIGHT COUNT 5\r\n");
     wait_blocked(&mut c, 1);
-    let _: i64 = cmd("RPUSH").arg("three").arg(&["a", "b"]).query(&mut c).unwrap();
+    let _: i64 = cmd("RPUSH")
+        .arg("three")
+        .arg(&["a", "b"])
+        .query(&mut c)
+        .unwrap();
     assert_eq!(
         r.read_reply(),
         b"*2\r\n$5\r\nthree\r\n*2\r\n$1\r\nb\r\n$1\r\na\r\n".to_vec()
@@ -154,11 +164,19 @@ fn client_unblock_timeout_and_error() {
     let mut b = raw(&server);
     let id = String::from_utf8(b.cmd(&[b"CLIENT", b"ID"])).unwrap();
     let id = id.trim_start_matches(':').trim().to_string();
-    let n: i64 = cmd("CLIENT").arg("UNBLOCK").arg(&id).query(&mut admin).unwrap();
+    let n: i64 = cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(&id)
+        .query(&mut admin)
+        .unwrap();
     assert_eq!(n, 0, "not blocked yet");
     b.send(b"BLPOP k 0\r\n");
     wait_blocked(&mut admin, 1);
-    let n: i64 = cmd("CLIENT").arg("UNBLOCK").arg(&id).query(&mut admin).unwrap();
+    let n: i64 = cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(&id)
+        .query(&mut admin)
+        .unwrap();
     assert_eq!(n, 1);
     assert_eq!(b.read_reply(), b"*-1\r\n");
     b.send(b"BLMOVE k d LEFT LEFT 0\r\n");
@@ -202,8 +220,16 @@ fn wakeups_by_lmove_rename_and_exec() {
     // RENAME onto the awaited key.
     w.send(b"BRPOP renamed 0\r\n");
     wait_blocked(&mut admin, 1);
-    let _: i64 = cmd("RPUSH").arg("tmp").arg(&["a", "b"]).query(&mut admin).unwrap();
-    let _: () = cmd("RENAME").arg("tmp").arg("renamed").query(&mut admin).unwrap();
+    let _: i64 = cmd("RPUSH")
+        .arg("tmp")
+        .arg(&["a", "b"])
+        .query(&mut admin)
+        .unwrap();
+    let _: () = cmd("RENAME")
+        .arg("tmp")
+        .arg("renamed")
+        .query(&mut admin)
+        .unwrap();
     assert_eq!(w.read_reply(), key_elem("renamed", "b"));
     // A transaction: served after EXEC, seeing its final state.
     w.send(b"BLPOP tx 0\r\n");
@@ -212,16 +238,17 @@ fn wakeups_by_lmove_rename_and_exec() {
     t.cmd(&[b"MULTI"]);
     t.cmd(&[b"RPUSH", b"tx", b"1", b"2"]);
     t.cmd(&[b"LPOP", b"tx"]);
-    assert_eq!(
-        t.cmd(&[b"EXEC"]),
-        b"*2\r\n:2\r\n$1\r\n1\r\n".to_vec()
-    );
+    assert_eq!(t.cmd(&[b"EXEC"]), b"*2\r\n:2\r\n$1\r\n1\r\n".to_vec());
     assert_eq!(w.read_reply(), key_elem("tx", "2"));
     // COPY onto the awaited key.
     w.send(b"BLPOP copied 0\r\n");
     wait_blocked(&mut admin, 1);
     let _: i64 = cmd("RPUSH").arg("orig").arg("c").query(&mut admin).unwrap();
-    let _: i64 = cmd("COPY").arg("orig").arg("copied").query(&mut admin).unwrap();
+    let _: i64 = cmd("COPY")
+        .arg("orig")
+        .arg("copied")
+        .query(&mut admin)
+        .unwrap();
     assert_eq!(w.read_reply(), key_elem("copied", "c"));
     assert_eq!(blocked_clients(&mut admin), 0);
 }
@@ -249,10 +276,19 @@ fn blmove_between_shards_and_chained_waiters() {
         let mut d = raw(&server);
         d.send(&common::encode_command(&[b"BLPOP", dst.as_bytes(), b"0"]));
         wait_blocked(&mut admin, 2);
-        let _: i64 = cmd("RPUSH").arg(&src).arg(&["a", "b"]).query(&mut admin).unwrap();
+        let _: i64 = cmd("RPUSH")
+            .arg(&src)
+            .arg(&["a", "b"])
+            .query(&mut admin)
+            .unwrap();
         assert_eq!(w.read_reply(), bulk("b").into_bytes());
         assert_eq!(d.read_reply(), key_elem(&dst, "b"));
-        let rest: Vec<String> = cmd("LRANGE").arg(&src).arg(0).arg(-1).query(&mut admin).unwrap();
+        let rest: Vec<String> = cmd("LRANGE")
+            .arg(&src)
+            .arg(0)
+            .arg(-1)
+            .query(&mut admin)
+            .unwrap();
         assert_eq!(rest, vec!["a"]);
         let n: i64 = cmd("EXISTS").arg(&dst).query(&mut admin).unwrap();
         assert_eq!(n, 0);
@@ -295,7 +331,10 @@ fn producers_and_consumers_every_element_exactly_once() {
             let mut c = common::connect(&addr);
             let start = Instant::now();
             while count.load(Ordering::SeqCst) < total {
-                assert!(start.elapsed() < Duration::from_secs(60), "stress test stuck");
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "stress test stuck"
+                );
                 let v: Option<(String, String)> =
                     cmd("BLPOP").arg(&keys).arg(0.2).query(&mut c).unwrap();
                 if let Some((_, e)) = v {

@@ -31,7 +31,11 @@ fn random_commands_match_a_model() {
     let mut m: VecDeque<String> = VecDeque::new();
     let mut rng = rand::rng();
     for step in 0..4000 {
-        let v = format!("{}{}", "x".repeat(rng.random_range(0..40)), rng.random_range(0..50));
+        let v = format!(
+            "{}{}",
+            "x".repeat(rng.random_range(0..40)),
+            rng.random_range(0..50)
+        );
         match rng.random_range(0..10) {
             0..=2 => {
                 let _: i64 = cmd("RPUSH").arg("l").arg(&v).query(&mut c).unwrap();
@@ -67,7 +71,12 @@ fn random_commands_match_a_model() {
             8 if !m.is_empty() => {
                 let target = m[rng.random_range(0..m.len())].clone();
                 let count: i64 = rng.random_range(-2..3);
-                let n: i64 = cmd("LREM").arg("l").arg(count).arg(&target).query(&mut c).unwrap();
+                let n: i64 = cmd("LREM")
+                    .arg("l")
+                    .arg(count)
+                    .arg(&target)
+                    .query(&mut c)
+                    .unwrap();
                 let mut idx: Vec<usize> = (0..m.len()).filter(|&i| m[i] == target).collect();
                 if count < 0 {
                     idx.reverse();
@@ -105,7 +114,11 @@ fn node_sizes_follow_the_fill_setting_and_encoding_is_quicklist() {
     let mut c = server.client();
     let items: Vec<String> = (0..1000).map(|i| format!("{i:08}")).collect();
     let _: i64 = cmd("RPUSH").arg("big").arg(&items).query(&mut c).unwrap();
-    let enc: String = cmd("OBJECT").arg("ENCODING").arg("big").query(&mut c).unwrap();
+    let enc: String = cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("big")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(enc, "quicklist");
     // 8 KiB nodes by default: 1000 elements of 10 encoded bytes = 2 nodes.
     assert_eq!(ql_nodes(&mut c, "big"), 2);
@@ -115,18 +128,40 @@ fn node_sizes_follow_the_fill_setting_and_encoding_is_quicklist() {
         .arg(100)
         .query(&mut c)
         .unwrap();
-    let _: i64 = cmd("RPUSH").arg("counted").arg(&items).query(&mut c).unwrap();
+    let _: i64 = cmd("RPUSH")
+        .arg("counted")
+        .arg(&items)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(ql_nodes(&mut c, "counted"), 10);
     // Trimming to a few elements leaves one node, still `quicklist` as in
     // Redis 7.0.
-    let _: () = cmd("LTRIM").arg("counted").arg(0).arg(2).query(&mut c).unwrap();
+    let _: () = cmd("LTRIM")
+        .arg("counted")
+        .arg(0)
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(ql_nodes(&mut c, "counted"), 1);
-    let enc: String = cmd("OBJECT").arg("ENCODING").arg("counted").query(&mut c).unwrap();
+    let enc: String = cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("counted")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(enc, "quicklist");
     // Ranges across node boundaries.
-    let got: Vec<String> = cmd("LRANGE").arg("big").arg(95).arg(905).query(&mut c).unwrap();
+    let got: Vec<String> = cmd("LRANGE")
+        .arg("big")
+        .arg(95)
+        .arg(905)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(got, items[95..=905].to_vec());
-    let pos: i64 = cmd("LPOS").arg("big").arg("00000999").query(&mut c).unwrap();
+    let pos: i64 = cmd("LPOS")
+        .arg("big")
+        .arg("00000999")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(pos, 999);
 }
 
@@ -136,13 +171,30 @@ fn copy_rename_and_digest_of_lists() {
         return;
     };
     let mut c = server.client();
-    let _: i64 = cmd("RPUSH").arg("a").arg(&["1", "2", "3"]).query(&mut c).unwrap();
+    let _: i64 = cmd("RPUSH")
+        .arg("a")
+        .arg(&["1", "2", "3"])
+        .query(&mut c)
+        .unwrap();
     let _: i64 = cmd("COPY").arg("a").arg("b").query(&mut c).unwrap();
-    let da: Vec<String> = cmd("DEBUG").arg("DIGEST-VALUE").arg("a").arg("b").query(&mut c).unwrap();
+    let da: Vec<String> = cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg("a")
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(da[0], da[1]);
     // Order matters in a list's digest.
-    let _: i64 = cmd("RPUSH").arg("c").arg(&["3", "2", "1"]).query(&mut c).unwrap();
-    let dc: Vec<String> = cmd("DEBUG").arg("DIGEST-VALUE").arg("c").query(&mut c).unwrap();
+    let _: i64 = cmd("RPUSH")
+        .arg("c")
+        .arg(&["3", "2", "1"])
+        .query(&mut c)
+        .unwrap();
+    let dc: Vec<String> = cmd("DEBUG")
+        .arg("DIGEST-VALUE")
+        .arg("c")
+        .query(&mut c)
+        .unwrap();
     assert_ne!(da[0], dc[0]);
     // The copy is independent.
     let _: i64 = cmd("RPUSH").arg("b").arg("4").query(&mut c).unwrap();

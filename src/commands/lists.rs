@@ -50,52 +50,234 @@ const R_SLOW: u32 = acl::READ | acl::SLOW;
 const B_SLOW: u32 = acl::WRITE | acl::SLOW | acl::BLOCKING;
 
 pub const COMMANDS: &[CommandDef] = &[
-    cmd!("lpush", -3, WRITE | DENYOOM | FAST, W_FAST, Keys::ONE, "1.0.0",
-        "Prepends elements to a list, creating it when needed.", lpush),
-    cmd!("rpush", -3, WRITE | DENYOOM | FAST, W_FAST, Keys::ONE, "1.0.0",
-        "Appends elements to a list, creating it when needed.", rpush),
-    cmd!("lpushx", -3, WRITE | DENYOOM | FAST, W_FAST, Keys::ONE, "2.2.0",
-        "Prepends elements to a list only if it exists.", lpushx),
-    cmd!("rpushx", -3, WRITE | DENYOOM | FAST, W_FAST, Keys::ONE, "2.2.0",
-        "Appends elements to a list only if it exists.", rpushx),
-    cmd!("lpop", -2, WRITE | FAST, W_FAST, Keys::ONE, "1.0.0",
-        "Removes and returns the first elements of a list.", lpop),
-    cmd!("rpop", -2, WRITE | FAST, W_FAST, Keys::ONE, "1.0.0",
-        "Removes and returns the last elements of a list.", rpop),
-    cmd!("llen", 2, READONLY | FAST, acl::READ | acl::FAST, Keys::ONE, "1.0.0",
-        "Counts the elements of a list.", llen),
-    cmd!("lrange", 4, READONLY, R_SLOW, Keys::ONE, "1.0.0",
-        "Returns a range of elements of a list.", lrange),
-    cmd!("lindex", 3, READONLY, R_SLOW, Keys::ONE, "1.0.0",
-        "Returns the element at an index of a list.", lindex),
-    cmd!("lset", 4, WRITE | DENYOOM, W_SLOW, Keys::ONE, "1.0.0",
-        "Replaces the element at an index of a list.", lset),
-    cmd!("linsert", 5, WRITE | DENYOOM, W_SLOW, Keys::ONE, "2.2.0",
-        "Inserts an element before or after another one.", linsert),
-    cmd!("lrem", 4, WRITE, W_SLOW, Keys::ONE, "1.0.0",
-        "Removes occurrences of an element from a list.", lrem),
-    cmd!("ltrim", 4, WRITE, W_SLOW, Keys::ONE, "1.0.0",
-        "Keeps only a range of elements of a list.", ltrim),
-    cmd!("lpos", -3, READONLY, R_SLOW, Keys::ONE, "6.0.6",
-        "Finds the positions of elements equal to a value.", lpos),
-    cmd!("lmove", 5, WRITE | DENYOOM, W_SLOW, TWO_KEYS, "6.2.0",
-        "Moves an element from one end of a list to an end of another.", lmove),
-    cmd!("rpoplpush", 3, WRITE | DENYOOM, W_SLOW, TWO_KEYS, "1.2.0",
-        "Moves the last element of a list to the front of another.", rpoplpush),
-    cmd!("lmpop", -4, WRITE | MOVABLE_KEYS, W_SLOW, Keys::Custom(lmpop_keys), "7.0.0",
-        "Pops elements from the first non-empty list among several keys.", lmpop),
-    cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, B_SLOW,
-        Keys::Range { first: 1, last: -2, step: 1 }, "2.0.0",
-        "Pops the first element of the first non-empty list, waiting for one.", blpop),
-    cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, B_SLOW,
-        Keys::Range { first: 1, last: -2, step: 1 }, "2.0.0",
-        "Pops the last element of the first non-empty list, waiting for one.", brpop),
-    cmd!("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, B_SLOW, TWO_KEYS, "6.2.0",
-        "LMOVE that waits for the source list to have an element.", blmove),
-    cmd!("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, B_SLOW, TWO_KEYS, "2.2.0",
-        "RPOPLPUSH that waits for the source list to have an element.", brpoplpush),
-    cmd!("blmpop", -5, WRITE | BLOCKING | MOVABLE_KEYS, B_SLOW, Keys::Custom(blmpop_keys),
-        "7.0.0", "LMPOP that waits for one of the lists to have elements.", blmpop),
+    cmd!(
+        "lpush",
+        -3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        Keys::ONE,
+        "1.0.0",
+        "Prepends elements to a list, creating it when needed.",
+        lpush
+    ),
+    cmd!(
+        "rpush",
+        -3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        Keys::ONE,
+        "1.0.0",
+        "Appends elements to a list, creating it when needed.",
+        rpush
+    ),
+    cmd!(
+        "lpushx",
+        -3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        Keys::ONE,
+        "2.2.0",
+        "Prepends elements to a list only if it exists.",
+        lpushx
+    ),
+    cmd!(
+        "rpushx",
+        -3,
+        WRITE | DENYOOM | FAST,
+        W_FAST,
+        Keys::ONE,
+        "2.2.0",
+        "Appends elements to a list only if it exists.",
+        rpushx
+    ),
+    cmd!(
+        "lpop",
+        -2,
+        WRITE | FAST,
+        W_FAST,
+        Keys::ONE,
+        "1.0.0",
+        "Removes and returns the first elements of a list.",
+        lpop
+    ),
+    cmd!(
+        "rpop",
+        -2,
+        WRITE | FAST,
+        W_FAST,
+        Keys::ONE,
+        "1.0.0",
+        "Removes and returns the last elements of a list.",
+        rpop
+    ),
+    cmd!(
+        "llen",
+        2,
+        READONLY | FAST,
+        acl::READ | acl::FAST,
+        Keys::ONE,
+        "1.0.0",
+        "Counts the elements of a list.",
+        llen
+    ),
+    cmd!(
+        "lrange",
+        4,
+        READONLY,
+        R_SLOW,
+        Keys::ONE,
+        "1.0.0",
+        "Returns a range of elements of a list.",
+        lrange
+    ),
+    cmd!(
+        "lindex",
+        3,
+        READONLY,
+        R_SLOW,
+        Keys::ONE,
+        "1.0.0",
+        "Returns the element at an index of a list.",
+        lindex
+    ),
+    cmd!(
+        "lset",
+        4,
+        WRITE | DENYOOM,
+        W_SLOW,
+        Keys::ONE,
+        "1.0.0",
+        "Replaces the element at an index of a list.",
+        lset
+    ),
+    cmd!(
+        "linsert",
+        5,
+        WRITE | DENYOOM,
+        W_SLOW,
+        Keys::ONE,
+        "2.2.0",
+        "Inserts an element before or after another one.",
+        linsert
+    ),
+    cmd!(
+        "lrem",
+        4,
+        WRITE,
+        W_SLOW,
+        Keys::ONE,
+        "1.0.0",
+        "Removes occurrences of an element from a list.",
+        lrem
+    ),
+    cmd!(
+        "ltrim",
+        4,
+        WRITE,
+        W_SLOW,
+        Keys::ONE,
+        "1.0.0",
+        "Keeps only a range of elements of a list.",
+        ltrim
+    ),
+    cmd!(
+        "lpos",
+        -3,
+        READONLY,
+        R_SLOW,
+        Keys::ONE,
+        "6.0.6",
+        "Finds the positions of elements equal to a value.",
+        lpos
+    ),
+    cmd!(
+        "lmove",
+        5,
+        WRITE | DENYOOM,
+        W_SLOW,
+        TWO_KEYS,
+        "6.2.0",
+        "Moves an element from one end of a list to an end of another.",
+        lmove
+    ),
+    cmd!(
+        "rpoplpush",
+        3,
+        WRITE | DENYOOM,
+        W_SLOW,
+        TWO_KEYS,
+        "1.2.0",
+        "Moves the last element of a list to the front of another.",
+        rpoplpush
+    ),
+    cmd!(
+        "lmpop",
+        -4,
+        WRITE | MOVABLE_KEYS,
+        W_SLOW,
+        Keys::Custom(lmpop_keys),
+        "7.0.0",
+        "Pops elements from the first non-empty list among several keys.",
+        lmpop
+    ),
+    cmd!(
+        "blpop",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING,
+        B_SLOW,
+        Keys::Range {
+            first: 1,
+            last: -2,
+            step: 1
+        },
+        "2.0.0",
+        "Pops the first element of the first non-empty list, waiting for one.",
+        blpop
+    ),
+    cmd!(
+        "brpop",
+        -3,
+        WRITE | NOSCRIPT | BLOCKING,
+        B_SLOW,
+        Keys::Range {
+            first: 1,
+            last: -2,
+            step: 1
+        },
+        "2.0.0",
+        "Pops the last element of the first non-empty list, waiting for one.",
+        brpop
+    ),
+    cmd!(
+        "blmove",
+        6,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        B_SLOW,
+        TWO_KEYS,
+        "6.2.0",
+        "LMOVE that waits for the source list to have an element.",
+        blmove
+    ),
+    cmd!(
+        "brpoplpush",
+        4,
+        WRITE | DENYOOM | NOSCRIPT | BLOCKING,
+        B_SLOW,
+        TWO_KEYS,
+        "2.2.0",
+        "RPOPLPUSH that waits for the source list to have an element.",
+        brpoplpush
+    ),
+    cmd!(
+        "blmpop",
+        -5,
+        WRITE | BLOCKING | MOVABLE_KEYS,
+        B_SLOW,
+        Keys::Custom(blmpop_keys),
+        "7.0.0",
+        "LMPOP that waits for one of the lists to have elements.",
+        blmpop
+    ),
 ];
 
 // ----- helpers ---------------------------------------------------------------
@@ -284,7 +466,10 @@ fn rpushx(ctx: &mut Ctx, args: &Args) {
 
 fn pop_generic(ctx: &mut Ctx, args: &Args, end: End) {
     if args.len() > 3 {
-        let msg = format!("ERR wrong number of arguments for '{}' command", ctx.def.name);
+        let msg = format!(
+            "ERR wrong number of arguments for '{}' command",
+            ctx.def.name
+        );
         return ctx.out.err(&msg);
     }
     let count = if args.len() == 3 {
@@ -632,7 +817,9 @@ fn parse_mpop(args: &Args, numkeys_at: usize) -> Result<Mpop, &'static str> {
         Some(n) if n >= 1 => n as u64,
         _ => return Err("ERR numkeys should be greater than 0"),
     };
-    let where_at = (numkeys_at as u64).saturating_add(numkeys).saturating_add(1);
+    let where_at = (numkeys_at as u64)
+        .saturating_add(numkeys)
+        .saturating_add(1);
     if where_at >= args.len() as u64 {
         return Err("ERR syntax error");
     }
@@ -757,17 +944,22 @@ fn serve_list(db: &mut Db, key: &[u8], w: &Waiter) -> Serve {
                 Some(_) => reply_key_elems(r, key, &v),
             }))
         }
-        ListWait::Move { dst, from, to, fill } => {
+        ListWait::Move {
+            dst,
+            from,
+            to,
+            fill,
+        } => {
             if !db.holds(dst) {
                 return Serve::Retry;
             }
-            match db.peek(dst).map(|e| matches!(e.value, Value::List(_))) {
-                Some(false) => {
-                    return Serve::Done(reply_for(w, |r| {
-                        r.err("WRONGTYPE Operation against a key holding the wrong kind of value")
-                    }));
-                }
-                _ => {}
+            if db
+                .peek(dst)
+                .is_some_and(|e| !matches!(e.value, Value::List(_)))
+            {
+                return Serve::Done(reply_for(w, |r| {
+                    r.err("WRONGTYPE Operation against a key holding the wrong kind of value")
+                }));
             }
             match move_element(db, key, dst, *from, *to, *fill) {
                 Some(v) => Serve::Done(reply_for(w, |r| r.bulk(&v))),

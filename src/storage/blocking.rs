@@ -162,7 +162,10 @@ impl BlockRegistry {
     }
 
     pub fn add(&mut self, db: usize, key: &[u8], w: Arc<Waiter>) {
-        self.queues.entry((db, key.to_vec())).or_default().push_back(w);
+        self.queues
+            .entry((db, key.to_vec()))
+            .or_default()
+            .push_back(w);
     }
 
     /// Removes `w` from the queue of (db, key); true if it was there. The

@@ -693,7 +693,7 @@ mod tests {
             prop_assert_eq!(&all, &m.iter().cloned().collect::<Vec<_>>());
             let rev: Vec<Vec<u8>> = l.iter().rev().map(|s| s.to_vec()).collect();
             prop_assert_eq!(rev, m.iter().rev().cloned().collect::<Vec<_>>());
-            for i in 0..m.len() { prop_assert_eq!(l.get(i), Some(&m[i][..])); }
+            for (i, want) in m.iter().enumerate() { prop_assert_eq!(l.get(i), Some(&want[..])); }
             if !m.is_empty() {
                 let a = m.len() / 3;
                 let b = m.len() - 1;
