@@ -15,6 +15,7 @@
 //! class; `entry_layout_sizes` below pins these sizes.
 
 use crate::storage::hash::HashValue;
+use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
 use compact_bytes::CompactBytes;
 
@@ -37,6 +38,8 @@ pub enum Value {
     /// A hash (`listpack` or `hashtable`); 24 bytes, its small form needs
     /// no box of its own.
     Hash(HashValue),
+    /// A list (`quicklist`).
+    List(Box<ListValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -46,6 +49,7 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
         }
     }
 }
@@ -93,6 +97,7 @@ impl Entry {
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 }
