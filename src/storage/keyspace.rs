@@ -1434,3 +1434,56 @@ mod tests {
         assert_eq!(ks.db_sizes()[0], (1, 0));
     }
 }
+
+#[cfg(test)]
+mod lookup_bench {
+    use super::*;
+    use crate::storage::value::string_value;
+
+    /// Microbenchmark of the GET path (view + lookup) on 100k keys of two
+    /// lengths; run with `cargo test --release --lib lookup_bench --
+    /// --ignored --nocapture`. Compares layouts, asserts nothing.
+    #[test]
+    #[ignore]
+    fn lookup_bench() {
+        for (label, fmt) in [
+            ("10-byte keys", 0),
+            ("16-byte keys", 1),
+            ("22-byte keys", 2),
+        ] {
+            let ks = Keyspace::new(1);
+            let name = |i: usize| match fmt {
+                0 => format!("key:{i:06}").into_bytes(),
+                1 => format!("key:{i:012}").into_bytes(),
+                _ => format!("user:{i:012}:name").into_bytes(),
+            };
+            let keys: Vec<Vec<u8>> = (0..100_000).map(name).collect();
+            let t = std::time::Instant::now();
+            for k in &keys {
+                ks.view_one(0, k).set(k, string_value(b"xxx"), false);
+            }
+            let set = t.elapsed() / keys.len() as u32;
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            let mut x: u64 = 88172645463325252;
+            for i in (1..order.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let mut hits = 0;
+                for &i in &order {
+                    if ks.view_one(0, &keys[i]).get(&keys[i]).is_some() {
+                        hits += 1;
+                    }
+                }
+                assert_eq!(hits, keys.len());
+                best = best.min(t.elapsed() / keys.len() as u32);
+            }
+            println!("{label}: SET {set:?}/op, GET best {best:?}/op");
+        }
+    }
+}
