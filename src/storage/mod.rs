@@ -7,3 +7,4 @@ pub mod keyspace;
 pub mod set;
 pub mod value;
 pub mod watch;
+pub mod zset;
