@@ -18,6 +18,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use crate::protocol::reply::Reply;
 use crate::server::client::Client;
@@ -319,6 +320,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        zsets::COMMANDS,
     ]
 }
 
