@@ -16,6 +16,7 @@ pub mod keys;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -145,6 +146,10 @@ pub enum Keys {
     /// Keys found by a function (`numkeys` forms and the like); it pushes
     /// argument indexes.
     Custom(fn(&Args, &mut Vec<usize>)),
+    /// Like `Custom`, but the function returns true when this particular
+    /// call must see the whole keyspace (SORT with BY/GET patterns, which
+    /// name keys built from the data): then every shard is locked.
+    CustomOrAll(fn(&Args, &mut Vec<usize>) -> bool),
     /// Every shard (whole-keyspace commands).
     All,
 }
@@ -321,6 +326,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         introspection::COMMANDS,
         sets::COMMANDS,
         zsets::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 
@@ -563,6 +569,19 @@ pub fn run(
                     .filter(|&i| i < args.len())
                     .map(|i| args.get(i)),
             )
+        }
+        Keys::CustomOrAll(f) => {
+            let mut idx = Vec::new();
+            if f(args, &mut idx) {
+                ks.view_all(db_index)
+            } else {
+                ks.view_keys(
+                    db_index,
+                    idx.into_iter()
+                        .filter(|&i| i < args.len())
+                        .map(|i| args.get(i)),
+                )
+            }
         }
         Keys::All => ks.view_all(db_index),
     };
