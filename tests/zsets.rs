@@ -26,7 +26,11 @@ fn random_command(rng: &mut impl Rng, pool: usize) -> Vec<String> {
     };
     let bound = |rng: &mut dyn rand::Rng| {
         let s = score(rng);
-        if rng.random_bool(0.3) { format!("({s}") } else { s }
+        if rng.random_bool(0.3) {
+            format!("({s}")
+        } else {
+            s
+        }
     };
     let lex = |rng: &mut dyn rand::Rng| match rng.random_range(0..6) {
         0 => "-".to_string(),
@@ -70,7 +74,14 @@ fn random_command(rng: &mut impl Rng, pool: usize) -> Vec<String> {
         14 => vec!["ZREVRANGEBYSCORE".into(), k, bound(rng), bound(rng)],
         // Lex ranges are only defined when all scores are equal: key zl.
         15 => match rng.random_range(0..4) {
-            0 => vec!["ZADD".into(), "zl".into(), "0".into(), m(rng), "0".into(), m(rng)],
+            0 => vec![
+                "ZADD".into(),
+                "zl".into(),
+                "0".into(),
+                m(rng),
+                "0".into(),
+                m(rng),
+            ],
             1 => vec!["ZLEXCOUNT".into(), "zl".into(), lex(rng), lex(rng)],
             2 => vec!["ZREMRANGEBYLEX".into(), "zl".into(), lex(rng), lex(rng)],
             _ => vec![
@@ -160,13 +171,28 @@ fn encoding_thresholds_and_config() {
     };
     let mut c = server.client();
     for i in 0..128 {
-        let _: i64 = cmd("ZADD").arg("z").arg(i).arg(format!("m{i}")).query(&mut c).unwrap();
+        let _: i64 = cmd("ZADD")
+            .arg("z")
+            .arg(i)
+            .arg(format!("m{i}"))
+            .query(&mut c)
+            .unwrap();
     }
     assert_eq!(encoding(&mut c, "z"), "listpack");
-    let _: i64 = cmd("ZADD").arg("z").arg(1).arg("one-more").query(&mut c).unwrap();
+    let _: i64 = cmd("ZADD")
+        .arg("z")
+        .arg(1)
+        .arg("one-more")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(encoding(&mut c, "z"), "skiplist");
     // Never converted back by removals.
-    let _: i64 = cmd("ZREMRANGEBYRANK").arg("z").arg(0).arg(-3).query(&mut c).unwrap();
+    let _: i64 = cmd("ZREMRANGEBYRANK")
+        .arg("z")
+        .arg(0)
+        .arg(-3)
+        .query(&mut c)
+        .unwrap();
     assert_eq!(encoding(&mut c, "z"), "skiplist");
     // A ZADD of more pairs than the limit creates a skiplist directly.
     let _: () = cmd("CONFIG")
@@ -175,7 +201,16 @@ fn encoding_thresholds_and_config() {
         .arg(2)
         .query(&mut c)
         .unwrap();
-    let _: i64 = cmd("ZADD").arg("y").arg(1).arg("a").arg(2).arg("a").arg(3).arg("a").query(&mut c).unwrap();
+    let _: i64 = cmd("ZADD")
+        .arg("y")
+        .arg(1)
+        .arg("a")
+        .arg(2)
+        .arg("a")
+        .arg(3)
+        .arg("a")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(encoding(&mut c, "y"), "skiplist");
     let _: () = cmd("CONFIG")
         .arg("SET")
@@ -183,7 +218,12 @@ fn encoding_thresholds_and_config() {
         .arg(3)
         .query(&mut c)
         .unwrap();
-    let _: i64 = cmd("ZADD").arg("x").arg(1).arg("abcd").query(&mut c).unwrap();
+    let _: i64 = cmd("ZADD")
+        .arg("x")
+        .arg(1)
+        .arg("abcd")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(encoding(&mut c, "x"), "skiplist");
 }
 
@@ -218,7 +258,11 @@ fn zscan_returns_every_member_of_a_large_set() {
             seen.insert(pair[0].clone());
         }
         // Removing other members while scanning must not hide survivors.
-        let _: i64 = cmd("ZREM").arg("big").arg(format!("gone{cursor}")).query(&mut c).unwrap();
+        let _: i64 = cmd("ZREM")
+            .arg("big")
+            .arg(format!("gone{cursor}"))
+            .query(&mut c)
+            .unwrap();
         cursor = next;
         if cursor == 0 {
             break;
@@ -241,12 +285,20 @@ fn zrandmember_counts() {
         }
         let _: i64 = z.query(&mut c).unwrap();
         for count in [1usize, 3, n / 2, n - 1, n, n + 5] {
-            let got: Vec<String> = cmd("ZRANDMEMBER").arg(key).arg(count).query(&mut c).unwrap();
+            let got: Vec<String> = cmd("ZRANDMEMBER")
+                .arg(key)
+                .arg(count)
+                .query(&mut c)
+                .unwrap();
             let distinct: HashSet<_> = got.iter().collect();
             assert_eq!(got.len(), count.min(n));
             assert_eq!(distinct.len(), got.len());
         }
-        let got: Vec<String> = cmd("ZRANDMEMBER").arg(key).arg(-(3 * n as i64)).query(&mut c).unwrap();
+        let got: Vec<String> = cmd("ZRANDMEMBER")
+            .arg(key)
+            .arg(-(3 * n as i64))
+            .query(&mut c)
+            .unwrap();
         assert_eq!(got.len(), 3 * n);
         let pairs: Vec<String> = cmd("ZRANDMEMBER")
             .arg(key)
@@ -271,22 +323,49 @@ fn writes_fail_watch_and_notify() {
     ps.psubscribe("__keyevent@0__:*").unwrap();
     let mut w = server.client();
     let _: () = cmd("WATCH").arg("z").query(&mut w).unwrap();
-    let _: i64 = cmd("ZADD").arg("z").arg(1).arg("a").arg(2).arg("b").query(&mut c).unwrap();
+    let _: i64 = cmd("ZADD")
+        .arg("z")
+        .arg(1)
+        .arg("a")
+        .arg(2)
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
     let _: () = cmd("MULTI").query(&mut w).unwrap();
     let _: () = cmd("PING").query(&mut w).unwrap();
     let res: Value = cmd("EXEC").query(&mut w).unwrap();
     assert_eq!(res, Value::Nil);
-    let _: f64 = cmd("ZINCRBY").arg("z").arg(1).arg("a").query(&mut c).unwrap();
+    let _: f64 = cmd("ZINCRBY")
+        .arg("z")
+        .arg(1)
+        .arg("a")
+        .query(&mut c)
+        .unwrap();
     let _: i64 = cmd("ZREM").arg("z").arg("a").query(&mut c).unwrap();
     let _: Value = cmd("ZPOPMIN").arg("z").query(&mut c).unwrap();
-    let _: i64 = cmd("ZUNIONSTORE").arg("d").arg(1).arg("nokey").query(&mut c).unwrap();
+    let _: i64 = cmd("ZUNIONSTORE")
+        .arg("d")
+        .arg(1)
+        .arg("nokey")
+        .query(&mut c)
+        .unwrap();
     let _: i64 = cmd("ZADD").arg("s").arg(1).arg("x").query(&mut c).unwrap();
-    let _: i64 = cmd("ZRANGESTORE").arg("d").arg("s").arg(0).arg(-1).query(&mut c).unwrap();
+    let _: i64 = cmd("ZRANGESTORE")
+        .arg("d")
+        .arg("s")
+        .arg(0)
+        .arg(-1)
+        .query(&mut c)
+        .unwrap();
     let mut events = Vec::new();
-    ps.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    ps.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
     while events.len() < 7 {
         let msg = ps.get_message().unwrap();
-        let ev: String = msg.get_channel_name().trim_start_matches("__keyevent@0__:").to_string();
+        let ev: String = msg
+            .get_channel_name()
+            .trim_start_matches("__keyevent@0__:")
+            .to_string();
         let key: String = msg.get_payload().unwrap();
         events.push(format!("{ev} {key}"));
     }

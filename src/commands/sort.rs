@@ -289,8 +289,7 @@ fn sort_generic(ctx: &mut Ctx, args: &Args, readonly: bool) {
     } else {
         &[]
     };
-    let mut output: Vec<Option<Vec<u8>>> =
-        Vec::with_capacity(range.len() * gets.len().max(1));
+    let mut output: Vec<Option<Vec<u8>>> = Vec::with_capacity(range.len() * gets.len().max(1));
     for it in range {
         if gets.is_empty() {
             output.push(Some(it.obj.clone()));

@@ -246,7 +246,11 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -5,
         flags: WRITE | DENYOOM,
         acl: acl::WRITE | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Range { first: 1, last: 2, step: 1 },
+        keys: Keys::Range {
+            first: 1,
+            last: 2,
+            step: 1,
+        },
         group: "sorted_set",
         since: "6.2.0",
         summary: "Stores a range of a sorted set under a key.",
@@ -408,7 +412,8 @@ pub const COMMANDS: &[CommandDef] = &[
         summary: "Stores the union of sorted sets under a key.",
         handler: zunionstore,
         ..CommandDef::DEFAULT
-    },];
+    },
+];
 
 // ----- helpers ---------------------------------------------------------------
 
@@ -1543,7 +1548,14 @@ fn score_in(db: &mut Db, key: &[u8], member: &[u8]) -> Option<f64> {
 
 /// Redis's `zunionInterDiffGenericCommand`. `numkeys_at`: index of
 /// numkeys; `dst`: destination of the STORE forms; `card`: ZINTERCARD.
-fn setop_generic(ctx: &mut Ctx, args: &Args, numkeys_at: usize, dst: Option<&[u8]>, op: Op, card: bool) {
+fn setop_generic(
+    ctx: &mut Ctx,
+    args: &Args,
+    numkeys_at: usize,
+    dst: Option<&[u8]>,
+    op: Op,
+    card: bool,
+) {
     let Some(setnum) = parse_i64(args.get(numkeys_at)) else {
         return ctx.not_integer();
     };

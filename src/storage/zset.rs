@@ -418,8 +418,7 @@ impl Node {
             }
             Node::Inner(ch) => {
                 ch.capacity() * size_of::<Child>()
-                    + ch
-                        .iter()
+                    + ch.iter()
                         .map(|c| size_of::<Node>() + c.node.heap_bytes())
                         .sum::<usize>()
             }
@@ -785,7 +784,13 @@ impl ZSetValue {
 
     /// Calls `f` for the entries of ranks `start..end` (ascending ranks),
     /// visited in ascending order, or descending when `rev`.
-    pub fn walk<'a>(&'a self, start: usize, end: usize, rev: bool, mut f: impl FnMut(f64, &'a [u8])) {
+    pub fn walk<'a>(
+        &'a self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(f64, &'a [u8]),
+    ) {
         let end = end.min(self.len());
         if start >= end {
             return;
@@ -803,10 +808,9 @@ impl ZSetValue {
                     }
                 }
             }
-            ZSetValue::Sorted(s) => {
-                s.tree
-                    .walk(start, end, rev, |it: &'a Item| f(it.score, it.member.as_slice()))
-            }
+            ZSetValue::Sorted(s) => s.tree.walk(start, end, rev, |it: &'a Item| {
+                f(it.score, it.member.as_slice())
+            }),
         }
     }
 
@@ -827,9 +831,7 @@ impl ZSetValue {
                 }
                 0
             }
-            ZSetValue::Sorted(s) => s
-                .dict
-                .scan_count(cursor, count, |k, v| f(k.as_slice(), *v)),
+            ZSetValue::Sorted(s) => s.dict.scan_count(cursor, count, |k, v| f(k.as_slice(), *v)),
         }
     }
 

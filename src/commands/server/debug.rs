@@ -206,7 +206,9 @@ pub fn serialized_len(e: &Entry) -> usize {
         // stores a small sorted set as one listpack blob).
         Value::ZSet(z) => {
             let mut n = rdb_len_bytes(z.len());
-            z.walk(0, z.len(), false, |_, m| n += rdb_len_bytes(m.len()) + m.len() + 8);
+            z.walk(0, z.len(), false, |_, m| {
+                n += rdb_len_bytes(m.len()) + m.len() + 8
+            });
             n
         }
         _ => 0,
