@@ -620,6 +620,7 @@ struct AddFlags {
 }
 
 /// Outcome of one `zsetAdd`.
+#[allow(clippy::enum_variant_names)]
 enum Added {
     Added(f64),
     Updated(f64),
@@ -679,7 +680,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, mut f: AddFlags) {
         idx += 1;
     }
     let rest = args.len() - idx;
-    if rest == 0 || rest % 2 != 0 {
+    if rest == 0 || !rest.is_multiple_of(2) {
         return ctx.syntax_error();
     }
     let n = rest / 2;
@@ -688,7 +689,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, mut f: AddFlags) {
             .out
             .err("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
         return ctx
             .out
             .err("ERR GT, LT, and/or NX options at the same time are not compatible");
