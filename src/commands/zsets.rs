@@ -1246,6 +1246,12 @@ fn zpop_generic(
         z.remove(&m);
     }
     after_removal(ctx, key, n, if max { "zpopmax" } else { "zpopmin" });
+    if emitkey && ctx.propagating() {
+        // ZMPOP reaches AOF and replicas as the equivalent single-key pop.
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        let count = n.to_string();
+        ctx.propagate_as(&[name, key, count.as_bytes()]);
+    }
 }
 
 fn zpop_minmax(ctx: &mut Ctx, args: &Args, max: bool) {
