@@ -773,6 +773,34 @@ mod tests {
     }
 
     #[test]
+    fn zmpop_reaches_the_feed_as_a_single_key_pop() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        send(
+            &srv,
+            &mut c,
+            &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "2"],
+        );
+        send(&srv, &mut c, &["ZMPOP", "1", "nokey", "MIN"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["ZPOPMAX", "z", "2"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    #[test]
     fn a_panicking_handler_answers_an_error_and_leaves_the_shard_usable() {
         let srv = Shared::new(Arc::new(Config::default()), 1);
         let info = Arc::new(ClientInfo::new(
