@@ -16,6 +16,7 @@ pub mod keys;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 
@@ -311,6 +312,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        streams::COMMANDS,
     ]
 }
 

@@ -5,5 +5,6 @@ pub mod dict;
 pub mod hash;
 pub mod keyspace;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod watch;

@@ -8,6 +8,7 @@
 
 use crate::storage::hash::HashValue;
 use crate::storage::set::SetValue;
+use crate::storage::stream::Stream;
 use compact_bytes::CompactBytes;
 
 /// Redis creates `embstr` strings up to this length, `raw` above it.
@@ -27,6 +28,8 @@ pub enum Value {
     Set(Box<SetValue>),
     /// A hash (`listpack` or `hashtable`).
     Hash(Box<HashValue>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// The type names `TYPE` answers.
@@ -36,6 +39,7 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
+            Value::Stream(_) => "stream",
         }
     }
 }
@@ -79,6 +83,7 @@ impl Entry {
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }
