@@ -861,11 +861,6 @@ fn xsetid(ctx: &mut Ctx, args: &Args) {
         Ok(None) => return ctx.out.err("ERR no such key"),
         Ok(Some(s)) => s,
     };
-    if id < s.max_deleted_id {
-        return ctx
-            .out
-            .err("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
-    }
     if !s.is_empty() {
         let top = s.edge_id(true).unwrap_or_default();
         if id < top {
