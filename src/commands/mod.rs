@@ -291,6 +291,14 @@ impl Ctx<'_, '_> {
         self.out.err("ERR value is not an integer or out of range");
     }
 
+    /// Reports a keyspace notification (`class` from
+    /// [`crate::storage::notify`], Redis's event name) on `key` of the
+    /// selected database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.db.notify(class, event, key);
+    }
+
     /// `WRONGTYPE …`.
     pub fn wrong_type(&mut self) {
         self.out

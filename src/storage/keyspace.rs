@@ -9,6 +9,7 @@
 //! touches them, and actively by [`Keyspace::active_expire_cycle`].
 
 use super::dict::{Dict, hash_bytes};
+use super::notify::{self, Notifier};
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
 use compact_bytes::CompactBytes;
@@ -96,6 +97,8 @@ pub struct Keyspace {
     shards: Box<[Padded]>,
     /// Keys clients WATCH; every change below signals it.
     pub watches: Watches,
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub notifier: Notifier,
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
@@ -121,6 +124,7 @@ impl Keyspace {
         Keyspace {
             shards,
             watches: Watches::default(),
+            notifier: Notifier::default(),
             databases,
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
@@ -254,7 +258,7 @@ impl Keyspace {
                 let mut stale = false;
                 let mut batch = 0;
                 while batch < EXPIRE_BATCH {
-                    let (expired, sampled) = g.expire_some(now, per_loop, 16, &self.watches);
+                    let (expired, sampled) = g.expire_some(now, per_loop, 16, self);
                     deleted += expired as u64;
                     batch += sampled.max(1);
                     stale = sampled > 0 && expired * 100 > sampled * stale_pct;
@@ -300,7 +304,7 @@ impl Shard {
         now: i64,
         per_db: usize,
         max_dbs: usize,
-        watches: &Watches,
+        ks: &Keyspace,
     ) -> (usize, usize) {
         let ndb = self.dbs.len();
         let mut expired = 0;
@@ -333,9 +337,10 @@ impl Shard {
             for k in &victims {
                 let h = hash_bytes(k);
                 table.remove_hashed(h, k);
-                if watches.active() {
-                    watches.touch(dbi, k);
+                if ks.watches.active() {
+                    ks.watches.touch(dbi, k);
                 }
+                ks.notifier.emit(notify::EXPIRED, dbi, "expired", k);
             }
             expired += victims.len();
             self.stats.expired_keys += victims.len() as u64;
@@ -453,6 +458,7 @@ impl<'a> Db<'a> {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
                 self.signal(db, key);
+                self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
                 true
             }
             _ => false,
@@ -506,6 +512,7 @@ impl<'a> Db<'a> {
             None => {
                 if stats {
                     shard.stats.keyspace_misses += 1;
+                    self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
                 }
                 return None;
             }
@@ -519,6 +526,7 @@ impl<'a> Db<'a> {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
+                self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
             }
             return None;
         }
@@ -582,6 +590,7 @@ impl<'a> Db<'a> {
             None => {
                 t.main
                     .insert_new_hashed(hash, CompactBytes::new(key), fresh);
+                self.ks.notifier.emit(notify::NEW, db, "new", key);
             }
         }
         self.dirty += 1;
@@ -622,6 +631,8 @@ impl<'a> Db<'a> {
         }
         self.dirty += 1;
         self.signal(db, key);
+        // Redis deletes the old key first and adds a new one.
+        self.ks.notifier.emit(notify::NEW, db, "new", key);
     }
 
     /// Deletes a key; returns its entry if it existed (and was not expired).
@@ -638,6 +649,7 @@ impl<'a> Db<'a> {
         if e.expire <= now {
             shard.stats.expired_keys += 1;
             self.signal(db, key);
+            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
             return None;
         }
         self.dirty += 1;
@@ -824,6 +836,18 @@ impl<'a> Db<'a> {
         self.dirty += 1;
         let db = self.index;
         self.signal(db, key);
+    }
+
+    /// Reports a keyspace event on `key` of the selected database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.ks.notifier.emit(class, self.index, event, key);
+    }
+
+    /// [`Db::notify`] for a key of another database.
+    #[inline]
+    pub fn notify_in(&self, db: usize, class: u32, event: &str, key: &[u8]) {
+        self.ks.notifier.emit(class, db, event, key);
     }
 
     /// [`Db::touched`] for a key of another database.

@@ -4,6 +4,7 @@
 pub mod dict;
 pub mod hash;
 pub mod keyspace;
+pub mod notify;
 pub mod set;
 pub mod stream;
 pub mod value;
