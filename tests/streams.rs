@@ -261,3 +261,48 @@ fn copy_is_independent_and_groups_are_copied() {
     let t: String = redis::cmd("TYPE").arg("d").query(&mut c).unwrap();
     assert_eq!(t, "stream");
 }
+
+#[test]
+fn keyspace_notifications_use_redis_event_names() {
+    let Some(s) = start() else { return };
+    let mut c = s.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("notify-keyspace-events")
+        .arg("Et")
+        .query(&mut c)
+        .unwrap();
+    let mut sub = s.raw();
+    cmd(&mut sub, "PSUBSCRIBE __keyevent@0__:*");
+    let script = [
+        "XADD s 1-0 f v",
+        "XADD s MAXLEN 1 2-0 f v",
+        "XDEL s 2-0",
+        "XADD s 3-0 f v",
+        "XTRIM s MAXLEN 0",
+        "XSETID s 10-0",
+        "XGROUP CREATE s g $",
+        "XGROUP CREATECONSUMER s g c",
+        "XGROUP SETID s g 0",
+        "XADD s 11-0 f v",
+        "XREADGROUP GROUP g d STREAMS s >",
+        "XGROUP DELCONSUMER s g d",
+        "XGROUP DESTROY s g",
+    ];
+    let mut raw = s.raw();
+    for line in script {
+        cmd(&mut raw, line);
+    }
+    let want = [
+        "xadd", "xadd", "xtrim", "xdel", "xadd", "xtrim", "xsetid", "xgroup-create",
+        "xgroup-createconsumer", "xgroup-setid", "xadd", "xgroup-createconsumer",
+        "xgroup-delconsumer", "xgroup-destroy",
+    ];
+    for ev in want {
+        let msg = String::from_utf8_lossy(&sub.read_reply()).to_string();
+        assert!(
+            msg.contains(&format!("__keyevent@0__:{ev}\r\n")),
+            "expected {ev}, got {msg:?}"
+        );
+    }
+}

@@ -16,6 +16,7 @@
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::protocol::reply::{Reply, Resp};
 use crate::storage::keyspace::Db;
+use crate::storage::notify::STREAM as EV;
 use crate::storage::stream::{
     ENTRIES_READ_INVALID, EntryView, Group, NodeLimits, Stream, StreamId, Trim,
 };
@@ -702,14 +703,16 @@ fn xadd(ctx: &mut Ctx, args: &Args) {
     let fields: Vec<&[u8]> = (0..n).map(|k| rest.get(2 * k)).collect();
     let values: Vec<&[u8]> = (0..n).map(|k| rest.get(2 * k + 1)).collect();
     s.append(id, &fields, &values, lim);
-    if let Some(t) = p.trim {
-        s.trim(t, p.approx, p.limit);
-    }
+    let trimmed = p.trim.is_some_and(|t| s.trim(t, p.approx, p.limit) > 0);
     match fresh {
         Some(s) => ctx.db.set(key, Value::Stream(s), false),
         None => ctx.db.touched(key),
     }
     ctx.db.dirty = before + 1;
+    ctx.notify(EV, "xadd", key);
+    if trimmed {
+        ctx.notify(EV, "xtrim", key);
+    }
     reply_id(ctx.out, id);
 }
 
@@ -731,6 +734,7 @@ fn xtrim(ctx: &mut Ctx, args: &Args) {
     if deleted > 0 {
         ctx.db.touched(key);
         ctx.db.dirty = before + deleted;
+        ctx.notify(EV, "xtrim", key);
     }
     ctx.out.int(deleted as i64);
 }
@@ -818,6 +822,7 @@ fn xdel(ctx: &mut Ctx, args: &Args) {
     if deleted > 0 {
         ctx.db.touched(key);
         ctx.db.dirty = before + deleted;
+        ctx.notify(EV, "xdel", key);
     }
     ctx.out.int(deleted as i64);
 }
@@ -882,6 +887,7 @@ fn xsetid(ctx: &mut Ctx, args: &Args) {
         s.max_deleted_id = max_xdel;
     }
     ctx.db.touched(key);
+    ctx.notify(EV, "xsetid", key);
     ctx.out.ok();
 }
 
@@ -1147,9 +1153,7 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
                     ctx.out.array(0);
                     continue;
                 };
-                if !g.consumers.contains_key(&cname[..]) {
-                    g.create_consumer(cname, now);
-                }
+                let created = g.create_consumer(cname, now);
                 if let Some(c) = g.consumers.get_mut(&cname[..]) {
                     c.seen_time = now;
                 }
@@ -1159,6 +1163,9 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
                     reply_new(ctx.out, s, gname, cname, after, limit, req.noack, now);
                 }
                 ctx.db.dirty += 1;
+                if created {
+                    ctx.notify(EV, "xgroup-createconsumer", key);
+                }
             }
         }
     }
@@ -1455,6 +1462,7 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
         return;
     };
     let mut g = s.groups.remove(gname).expect("group");
+    let mut created = false;
     let mut changed = 0u64;
     if last_id > g.last_id {
         g.last_id = last_id;
@@ -1481,8 +1489,8 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
         {
             continue;
         }
-        if !g.consumers.contains_key(cname) {
-            g.create_consumer(cname, now);
+        if g.create_consumer(cname, now) {
+            created = true;
         }
         if let Some(c) = g.consumers.get_mut(cname) {
             c.seen_time = now;
@@ -1508,6 +1516,9 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
     out.end_deferred(d, n);
     s.groups.insert(gname.into(), g);
     ctx.db.dirty += changed;
+    if created {
+        ctx.notify(EV, "xgroup-createconsumer", key);
+    }
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: &Args) {
@@ -1560,6 +1571,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
         return;
     };
     let mut g = s.groups.remove(gname).expect("group");
+    let mut created = false;
     let mut attempts = count.saturating_mul(10);
     let mut deleted = Vec::new();
     let mut claimed: Vec<StreamId> = Vec::new();
@@ -1583,8 +1595,8 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
         if minidle != 0 && now - p.delivery_time < minidle {
             continue;
         }
-        if !g.consumers.contains_key(cname) {
-            g.create_consumer(cname, now);
+        if g.create_consumer(cname, now) {
+            created = true;
         }
         if let Some(c) = g.consumers.get_mut(cname) {
             c.seen_time = now;
@@ -1621,6 +1633,9 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
     }
     s.groups.insert(gname.into(), g);
     ctx.db.dirty += changed;
+    if created {
+        ctx.notify(EV, "xgroup-createconsumer", key);
+    }
 }
 
 // ----- XGROUP --------------------------------------------------------------
@@ -1737,6 +1752,7 @@ fn xgroup(ctx: &mut Ctx, args: &Args) {
             }
             s.groups.insert(gname.into(), Group::new(id, entries_read));
             ctx.db.touched(key);
+            ctx.notify(EV, "xgroup-create", key);
             ctx.out.ok();
         }
         b"setid" if argc == 5 || argc == 7 => {
@@ -1757,6 +1773,7 @@ fn xgroup(ctx: &mut Ctx, args: &Args) {
                 g.entries_read = entries_read;
             }
             ctx.db.touched(key);
+            ctx.notify(EV, "xgroup-setid", key);
             ctx.out.ok();
         }
         b"destroy" if argc == 4 => {
@@ -1765,6 +1782,7 @@ fn xgroup(ctx: &mut Ctx, args: &Args) {
             };
             if s.groups.remove(gname).is_some() {
                 ctx.db.touched(key);
+                ctx.notify(EV, "xgroup-destroy", key);
                 ctx.out.int(1);
             } else {
                 ctx.out.int(0);
@@ -1780,6 +1798,7 @@ fn xgroup(ctx: &mut Ctx, args: &Args) {
                 .is_some_and(|g| g.create_consumer(args.get(4), now));
             if created {
                 ctx.db.touched(key);
+                ctx.notify(EV, "xgroup-createconsumer", key);
             }
             ctx.out.int(created as i64);
         }
@@ -1794,6 +1813,7 @@ fn xgroup(ctx: &mut Ctx, args: &Args) {
             if pending.is_some() {
                 ctx.db.touched(key);
             }
+            ctx.notify(EV, "xgroup-delconsumer", key);
             ctx.out.int(pending.unwrap_or(0) as i64);
         }
         _ => sub_syntax_error(ctx, args),
