@@ -157,8 +157,12 @@ fn xadd_from_many_threads_gives_increasing_unique_ids() {
     let mut c = s.client();
     let len: usize = redis::cmd("XLEN").arg("s").query(&mut c).unwrap();
     assert_eq!(len, 2400);
-    let listed: Vec<(String, Vec<(String, String)>)> =
-        redis::cmd("XRANGE").arg("s").arg("-").arg("+").query(&mut c).unwrap();
+    let listed: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("s")
+        .arg("-")
+        .arg("+")
+        .query(&mut c)
+        .unwrap();
     let mut sorted = all.clone();
     let key = |id: &String| {
         let (a, b) = id.split_once('-').unwrap();
@@ -243,7 +247,11 @@ fn copy_is_independent_and_groups_are_copied() {
         .query(&mut c)
         .unwrap();
     let _: i64 = redis::cmd("COPY").arg("s").arg("d").query(&mut c).unwrap();
-    let _: i64 = redis::cmd("XDEL").arg("s").arg("1-0").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("XDEL")
+        .arg("s")
+        .arg("1-0")
+        .query(&mut c)
+        .unwrap();
     let _: () = redis::cmd("XGROUP")
         .arg("DESTROY")
         .arg("s")
@@ -294,9 +302,20 @@ fn keyspace_notifications_use_redis_event_names() {
         cmd(&mut raw, line);
     }
     let want = [
-        "xadd", "xadd", "xtrim", "xdel", "xadd", "xtrim", "xsetid", "xgroup-create",
-        "xgroup-createconsumer", "xgroup-setid", "xadd", "xgroup-createconsumer",
-        "xgroup-delconsumer", "xgroup-destroy",
+        "xadd",
+        "xadd",
+        "xtrim",
+        "xdel",
+        "xadd",
+        "xtrim",
+        "xsetid",
+        "xgroup-create",
+        "xgroup-createconsumer",
+        "xgroup-setid",
+        "xadd",
+        "xgroup-createconsumer",
+        "xgroup-delconsumer",
+        "xgroup-destroy",
     ];
     for ev in want {
         let msg = String::from_utf8_lossy(&sub.read_reply()).to_string();

@@ -458,7 +458,11 @@ fn reply_entry(out: &mut Reply, e: &EntryView) {
 }
 
 /// Looks a stream up for reading. `Err` = wrong type (error written).
-fn read_stream<'a>(db: &'a mut Db<'_>, out: &mut Reply, key: &[u8]) -> Result<Option<&'a mut Stream>, ()> {
+fn read_stream<'a>(
+    db: &'a mut Db<'_>,
+    out: &mut Reply,
+    key: &[u8],
+) -> Result<Option<&'a mut Stream>, ()> {
     match db.get(key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
@@ -472,7 +476,11 @@ fn read_stream<'a>(db: &'a mut Db<'_>, out: &mut Reply, key: &[u8]) -> Result<Op
 }
 
 /// Looks a stream up for writing. `Err` = wrong type (error written).
-fn write_stream<'a>(db: &'a mut Db<'_>, out: &mut Reply, key: &[u8]) -> Result<Option<&'a mut Stream>, ()> {
+fn write_stream<'a>(
+    db: &'a mut Db<'_>,
+    out: &mut Reply,
+    key: &[u8],
+) -> Result<Option<&'a mut Stream>, ()> {
     match db.get_for_write(key) {
         None => Ok(None),
         Some(e) => match &mut e.value {
@@ -564,7 +572,9 @@ fn parse_add_trim(ctx: &mut Ctx, args: &Args, xadd: bool) -> Option<AddTrim> {
         if xadd && opt == b"*" {
             r.field_pos = i + 1;
             break;
-        } else if (opt.eq_ignore_ascii_case(b"maxlen") || opt.eq_ignore_ascii_case(b"minid")) && more > 0 {
+        } else if (opt.eq_ignore_ascii_case(b"maxlen") || opt.eq_ignore_ascii_case(b"minid"))
+            && more > 0
+        {
             if r.trim.is_some() {
                 ctx.out
                     .err("ERR syntax error, MAXLEN and MINID options at the same time are not compatible");
@@ -648,13 +658,15 @@ fn xadd(ctx: &mut Ctx, args: &Args) {
     };
     let argc = args.len();
     if p.field_pos > argc || (argc - p.field_pos) < 2 || (argc - p.field_pos) % 2 == 1 {
-        ctx.out.err("ERR wrong number of arguments for 'xadd' command");
+        ctx.out
+            .err("ERR wrong number of arguments for 'xadd' command");
         return;
     }
     if let Some((id, true)) = p.id
         && id.is_zero()
     {
-        ctx.out.err("ERR The ID specified in XADD must be greater than 0-0");
+        ctx.out
+            .err("ERR The ID specified in XADD must be greater than 0-0");
         return;
     }
     let key = args.get(1);
@@ -689,8 +701,9 @@ fn xadd(ctx: &mut Ctx, args: &Args) {
         }
     };
     let Some(id) = id.filter(|id| *id > s.last_id) else {
-        ctx.out
-            .err("ERR The ID specified in XADD is equal or smaller than the target stream top item");
+        ctx.out.err(
+            "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+        );
         return;
     };
     let rest = args.rest(p.field_pos);
@@ -778,7 +791,11 @@ fn range_generic(ctx: &mut Ctx, args: &Args, rev: bool) {
     if count == 0 {
         return ctx.out.null_array();
     }
-    let limit = if count < 0 { usize::MAX } else { count as usize };
+    let limit = if count < 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
     let d = ctx.out.begin_deferred();
     let mut n = 0;
     if rev {
@@ -966,7 +983,11 @@ pub fn parse_read(ctx: &mut Ctx, args: &Args, xreadgroup: bool) -> Option<ReadRe
         let o = args.get(i);
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
             i += 1;
-            let Some(t) = get_i64_msg(ctx, args.get(i), "timeout is not an integer or out of range") else {
+            let Some(t) = get_i64_msg(
+                ctx,
+                args.get(i),
+                "timeout is not an integer or out of range",
+            ) else {
                 return None;
             };
             if t < 0 {
@@ -1131,7 +1152,11 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
             ctx.out.array(0);
             continue;
         };
-        let limit = if req.count == 0 { usize::MAX } else { req.count };
+        let limit = if req.count == 0 {
+            usize::MAX
+        } else {
+            req.count
+        };
         match &req.group {
             None => {
                 let start = after.incr().unwrap_or(StreamId::MAX);
@@ -1174,7 +1199,15 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
 
 /// XREADGROUP with an id: the consumer's pending entries after `after`;
 /// deleted entries are answered as `[id, nil]`.
-fn reply_history(out: &mut Reply, s: &mut Stream, gname: &[u8], cname: &[u8], after: StreamId, limit: usize, now: i64) {
+fn reply_history(
+    out: &mut Reply,
+    s: &mut Stream,
+    gname: &[u8],
+    cname: &[u8],
+    after: StreamId,
+    limit: usize,
+    now: i64,
+) {
     let Some(start) = after.incr() else {
         out.array(0);
         return;
@@ -1207,7 +1240,16 @@ fn reply_history(out: &mut Reply, s: &mut Stream, gname: &[u8], cname: &[u8], af
 /// XREADGROUP `>`: entries after the group's last id, added to the PELs
 /// (unless NOACK); the group's last id and read counter advance.
 #[allow(clippy::too_many_arguments)]
-fn reply_new(out: &mut Reply, s: &mut Stream, gname: &[u8], cname: &[u8], after: StreamId, limit: usize, noack: bool, now: i64) {
+fn reply_new(
+    out: &mut Reply,
+    s: &mut Stream,
+    gname: &[u8],
+    cname: &[u8],
+    after: StreamId,
+    limit: usize,
+    noack: bool,
+    now: i64,
+) {
     let Some(start) = after.incr() else {
         out.array(0);
         return;
@@ -1340,7 +1382,11 @@ fn xpending(ctx: &mut Ctx, args: &Args) {
         } else {
             reply_id(out, *g.pel.keys().next().unwrap());
             reply_id(out, *g.pel.keys().next_back().unwrap());
-            let with: Vec<_> = g.consumers.iter().filter(|(_, c)| !c.pel.is_empty()).collect();
+            let with: Vec<_> = g
+                .consumers
+                .iter()
+                .filter(|(_, c)| !c.pel.is_empty())
+                .collect();
             out.array(with.len());
             for (name, c) in with {
                 out.array(2);
@@ -1393,7 +1439,11 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
             return err_nogroup_key(ctx, key, gname);
         }
     }
-    let Some(minidle) = get_i64_msg(ctx, args.get(4), "Invalid min-idle-time argument for XCLAIM") else {
+    let Some(minidle) = get_i64_msg(
+        ctx,
+        args.get(4),
+        "Invalid min-idle-time argument for XCLAIM",
+    ) else {
         return;
     };
     let minidle = minidle.max(0);
@@ -1420,20 +1470,25 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
             justid = true;
         } else if opt.eq_ignore_ascii_case(b"idle") && more > 0 {
             j += 1;
-            let Some(v) = get_i64_msg(ctx, args.get(j), "Invalid IDLE option argument for XCLAIM") else {
+            let Some(v) = get_i64_msg(ctx, args.get(j), "Invalid IDLE option argument for XCLAIM")
+            else {
                 return;
             };
             deliverytime = now.wrapping_sub(v);
         } else if opt.eq_ignore_ascii_case(b"time") && more > 0 {
             j += 1;
-            let Some(v) = get_i64_msg(ctx, args.get(j), "Invalid TIME option argument for XCLAIM") else {
+            let Some(v) = get_i64_msg(ctx, args.get(j), "Invalid TIME option argument for XCLAIM")
+            else {
                 return;
             };
             deliverytime = v;
         } else if opt.eq_ignore_ascii_case(b"retrycount") && more > 0 {
             j += 1;
-            let Some(v) = get_i64_msg(ctx, args.get(j), "Invalid RETRYCOUNT option argument for XCLAIM")
-            else {
+            let Some(v) = get_i64_msg(
+                ctx,
+                args.get(j),
+                "Invalid RETRYCOUNT option argument for XCLAIM",
+            ) else {
                 return;
             };
             retrycount = v;
@@ -1525,7 +1580,11 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let gname = args.get(2);
     let cname = args.get(3);
-    let Some(minidle) = get_i64_msg(ctx, args.get(4), "Invalid min-idle-time argument for XAUTOCLAIM") else {
+    let Some(minidle) = get_i64_msg(
+        ctx,
+        args.get(4),
+        "Invalid min-idle-time argument for XAUTOCLAIM",
+    ) else {
         return;
     };
     let minidle = minidle.max(0);
@@ -1670,7 +1729,8 @@ fn xgroup_help(ctx: &mut Ctx, _args: &Args) {
 fn entries_read_arg(ctx: &mut Ctx, s: &[u8]) -> Option<i64> {
     let n = get_i64(ctx, s)?;
     if n < 0 && n != ENTRIES_READ_INVALID {
-        ctx.out.err("ERR value for ENTRIESREAD must be positive or -1");
+        ctx.out
+            .err("ERR value for ENTRIESREAD must be positive or -1");
         return None;
     }
     Some(n)
@@ -1909,7 +1969,10 @@ fn xinfo(ctx: &mut Ctx, args: &Args) {
                 out.bulk(b"last-delivered-id");
                 reply_id(out, g.last_id);
                 out.bulk(b"entries-read");
-                opt_int(out, (g.entries_read != ENTRIES_READ_INVALID).then_some(g.entries_read));
+                opt_int(
+                    out,
+                    (g.entries_read != ENTRIES_READ_INVALID).then_some(g.entries_read),
+                );
                 out.bulk(b"lag");
                 opt_int(out, s.group_lag(g));
             }
@@ -1951,7 +2014,11 @@ fn xinfo(ctx: &mut Ctx, args: &Args) {
                 }
                 return;
             }
-            let limit = if count == 0 { usize::MAX } else { count as usize };
+            let limit = if count == 0 {
+                usize::MAX
+            } else {
+                count as usize
+            };
             out.bulk(b"entries");
             let d = out.begin_deferred();
             let mut n = 0;
@@ -1969,7 +2036,10 @@ fn xinfo(ctx: &mut Ctx, args: &Args) {
                 out.bulk(b"last-delivered-id");
                 reply_id(out, g.last_id);
                 out.bulk(b"entries-read");
-                opt_int(out, (g.entries_read != ENTRIES_READ_INVALID).then_some(g.entries_read));
+                opt_int(
+                    out,
+                    (g.entries_read != ENTRIES_READ_INVALID).then_some(g.entries_read),
+                );
                 out.bulk(b"lag");
                 opt_int(out, s.group_lag(g));
                 out.bulk(b"pel-count");

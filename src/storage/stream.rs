@@ -252,7 +252,9 @@ impl Node {
     }
 
     fn lp_bytes(&self) -> u64 {
-        self.lp_rest as u64 + lp_int_size(self.live as i64) as u64 + lp_int_size(self.deleted as i64) as u64
+        self.lp_rest as u64
+            + lp_int_size(self.live as i64) as u64
+            + lp_int_size(self.deleted as i64) as u64
     }
 
     fn master_fields(&self) -> impl Iterator<Item = &[u8]> {
@@ -262,7 +264,8 @@ impl Node {
     }
 
     fn same_as_master(&self, fields: &[&[u8]]) -> bool {
-        fields.len() == self.master_fields as usize && self.master_fields().zip(fields).all(|(a, b)| a == *b)
+        fields.len() == self.master_fields as usize
+            && self.master_fields().zip(fields).all(|(a, b)| a == *b)
     }
 
     /// Appends an entry (`pairs` = field, value, field, value …).
@@ -302,8 +305,12 @@ impl Node {
         let mut pos = at;
         let flags = buf[pos];
         pos += 1;
-        let ms = master.ms.wrapping_add(unzigzag(get_varint(buf, &mut pos)) as u64);
-        let seq = master.seq.wrapping_add(unzigzag(get_varint(buf, &mut pos)) as u64);
+        let ms = master
+            .ms
+            .wrapping_add(unzigzag(get_varint(buf, &mut pos)) as u64);
+        let seq = master
+            .seq
+            .wrapping_add(unzigzag(get_varint(buf, &mut pos)) as u64);
         let body = pos;
         let nfields;
         if flags & FLAG_SAMEFIELDS != 0 {
@@ -621,7 +628,11 @@ impl Stream {
     }
 
     /// Live entries with `start <= id <= end`, ascending.
-    pub fn range(&self, start: StreamId, end: StreamId) -> impl Iterator<Item = EntryView<'_>> + '_ {
+    pub fn range(
+        &self,
+        start: StreamId,
+        end: StreamId,
+    ) -> impl Iterator<Item = EntryView<'_>> + '_ {
         let from = self.node_for(start).map_or(start, |(k, _)| k);
         let nodes = if start <= end {
             Some(self.nodes.range(from..=end))
@@ -641,7 +652,11 @@ impl Stream {
     }
 
     /// Live entries with `start <= id <= end`, descending.
-    pub fn range_rev(&self, start: StreamId, end: StreamId) -> impl Iterator<Item = EntryView<'_>> + '_ {
+    pub fn range_rev(
+        &self,
+        start: StreamId,
+        end: StreamId,
+    ) -> impl Iterator<Item = EntryView<'_>> + '_ {
         let nodes = if start <= end {
             Some(self.nodes.range(..=end).rev())
         } else {
@@ -664,9 +679,13 @@ impl Stream {
     /// First (`last == false`) or last live entry id.
     pub fn edge_id(&self, last: bool) -> Option<StreamId> {
         if last {
-            self.range_rev(StreamId::ZERO, StreamId::MAX).next().map(|e| e.id)
+            self.range_rev(StreamId::ZERO, StreamId::MAX)
+                .next()
+                .map(|e| e.id)
         } else {
-            self.range(StreamId::ZERO, StreamId::MAX).next().map(|e| e.id)
+            self.range(StreamId::ZERO, StreamId::MAX)
+                .next()
+                .map(|e| e.id)
         }
     }
 
@@ -797,7 +816,10 @@ impl Stream {
 
     /// Approximate heap bytes used (MEMORY USAGE-style figure).
     pub fn heap_bytes(&self) -> usize {
-        self.nodes.values().map(|n| n.buf.capacity() + 64).sum::<usize>()
+        self.nodes
+            .values()
+            .map(|n| n.buf.capacity() + 64)
+            .sum::<usize>()
             + self
                 .groups
                 .values()
@@ -850,7 +872,9 @@ impl Stream {
         if self.entries_added == 0 {
             return Some(0);
         }
-        if g.entries_read != ENTRIES_READ_INVALID && !self.range_has_tombstones(Some(g.last_id), None) {
+        if g.entries_read != ENTRIES_READ_INVALID
+            && !self.range_has_tombstones(Some(g.last_id), None)
+        {
             return Some(self.entries_added as i64 - g.entries_read);
         }
         let read = self.estimate_distance(g.last_id);
@@ -860,7 +884,8 @@ impl Stream {
     /// Advances a group past entry `id` when delivering it with `>`.
     pub fn group_delivered(&self, g: &mut Group, id: StreamId) {
         if id > g.last_id {
-            if g.entries_read != ENTRIES_READ_INVALID && !self.range_has_tombstones(Some(id), None) {
+            if g.entries_read != ENTRIES_READ_INVALID && !self.range_has_tombstones(Some(id), None)
+            {
                 g.entries_read += 1;
             } else if self.entries_added != 0 {
                 g.entries_read = self.estimate_distance(id);
@@ -931,7 +956,10 @@ mod tests {
         assert_eq!(s.len(), 10);
         assert_eq!(s.node_count(), 4);
         let e = s.get(id(4, 0)).unwrap();
-        assert_eq!(e.pairs().collect::<Vec<_>>(), vec![(&b"other"[..], &b"4"[..])]);
+        assert_eq!(
+            e.pairs().collect::<Vec<_>>(),
+            vec![(&b"other"[..], &b"4"[..])]
+        );
         let e = s.get(id(5, 0)).unwrap();
         assert_eq!(
             e.pairs().collect::<Vec<_>>(),
@@ -994,7 +1022,12 @@ mod tests {
 
     fn contents(s: &Stream) -> Model {
         s.range(StreamId::ZERO, StreamId::MAX)
-            .map(|e| (e.id, e.pairs().map(|(f, v)| (f.to_vec(), v.to_vec())).collect()))
+            .map(|e| {
+                (
+                    e.id,
+                    e.pairs().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
+                )
+            })
             .collect()
     }
 
