@@ -10,6 +10,9 @@ mod common;
 use common::{Oracle, RawConn, Server};
 use std::time::{Duration, Instant};
 
+/// XREAD's reply: per stream, its key and its entries.
+type ReadReply = Vec<(String, Vec<(String, Vec<(String, String)>)>)>;
+
 fn start() -> Option<Server> {
     Server::start(&[])
 }
@@ -195,7 +198,7 @@ fn xadd_signals_watchers_and_xread_block_serves_available_data() {
 
     // BLOCK with data available answers at once, also for groups.
     let t = Instant::now();
-    let got: Vec<(String, Vec<(String, Vec<(String, String)>)>)> = redis::cmd("XREAD")
+    let got: ReadReply = redis::cmd("XREAD")
         .arg("BLOCK")
         .arg(0)
         .arg("STREAMS")
@@ -211,7 +214,7 @@ fn xadd_signals_watchers_and_xread_block_serves_available_data() {
         .arg("0")
         .query(&mut a)
         .unwrap();
-    let got: Vec<(String, Vec<(String, Vec<(String, String)>)>)> = redis::cmd("XREADGROUP")
+    let got: ReadReply = redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg("g")
         .arg("c")

@@ -958,7 +958,7 @@ fn read_keys(args: &Args, out: &mut Vec<usize>) {
         return;
     }
     let n = argc - pos - 1;
-    if n == 0 || n % 2 != 0 {
+    if n == 0 || !n.is_multiple_of(2) {
         return;
     }
     out.extend(pos + 1..pos + 1 + n / 2);
@@ -983,13 +983,11 @@ pub fn parse_read(ctx: &mut Ctx, args: &Args, xreadgroup: bool) -> Option<ReadRe
         let o = args.get(i);
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
             i += 1;
-            let Some(t) = get_i64_msg(
+            let t = get_i64_msg(
                 ctx,
                 args.get(i),
                 "timeout is not an integer or out of range",
-            ) else {
-                return None;
-            };
+            )?;
             if t < 0 {
                 ctx.out.err("ERR timeout is negative");
                 return None;
@@ -1007,7 +1005,7 @@ pub fn parse_read(ctx: &mut Ctx, args: &Args, xreadgroup: bool) -> Option<ReadRe
         } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
             streams_arg = i + 1;
             let n = argc - streams_arg;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 let (name, sym) = if xreadgroup {
                     ("xreadgroup", '>')
                 } else {
@@ -1118,12 +1116,12 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
             (Some((g, _)), ReadFrom::New) => {
                 let glast = s.groups.get(&g[..]).map_or(StreamId::MAX, |g| g.last_id);
                 match last_valid {
-                    Some(max) if s.len() > 0 && max > glast => Some((glast, false)),
+                    Some(max) if !s.is_empty() && max > glast => Some((glast, false)),
                     _ => None,
                 }
             }
             (None, ReadFrom::After(id)) => match last_valid {
-                Some(max) if s.len() > 0 && max > *id => Some((*id, false)),
+                Some(max) if !s.is_empty() && max > *id => Some((*id, false)),
                 _ => None,
             },
             (None, ReadFrom::New) => None,
@@ -1301,9 +1299,8 @@ fn xreadgroup(ctx: &mut Ctx, args: &Args) {
 fn xack(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let gname = args.get(2);
-    match read_stream(ctx.db, ctx.out, key) {
-        Err(()) => return,
-        Ok(_) => {}
+    if read_stream(ctx.db, ctx.out, key).is_err() {
+        return;
     }
     let mut ids = Vec::with_capacity(args.len() - 3);
     for j in 3..args.len() {
