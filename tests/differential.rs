@@ -221,7 +221,8 @@ corpus_tests!(
     sets,
     hashes,
     pubsub,
-    streams
+    streams,
+    lists
 );
 
 #[test]

@@ -717,11 +717,29 @@ fn xadd(ctx: &mut Ctx, args: &Args) {
     let values: Vec<&[u8]> = (0..n).map(|k| rest.get(2 * k + 1)).collect();
     s.append(id, &fields, &values, lim);
     let trimmed = p.trim.is_some_and(|t| s.trim(t, p.approx, p.limit) > 0);
+    // Propagated with the id actually used, and a trim as an exact XTRIM
+    // that reproduces its result (approximate trims depend on nodes).
+    let trim_as = (trimmed && ctx.srv.keyspace.feed.active()).then(|| {
+        if s.is_empty() {
+            (&b"MAXLEN"[..], b"0".to_vec())
+        } else {
+            (&b"MINID"[..], s.first_id.to_bytes())
+        }
+    });
     match fresh {
         Some(s) => ctx.db.set(key, Value::Stream(s), false),
         None => ctx.db.touched(key),
     }
     ctx.db.dirty = before + 1;
+    if ctx.propagating() {
+        let idb = id.to_bytes();
+        let mut prop: Vec<&[u8]> = vec![b"XADD", key, &idb];
+        prop.extend(rest.iter());
+        ctx.propagate_as(&prop);
+        if let Some((how, v)) = &trim_as {
+            ctx.propagate_as(&[b"XTRIM", key, how, b"=", v]);
+        }
+    }
     ctx.notify(EV, "xadd", key);
     if trimmed {
         ctx.notify(EV, "xtrim", key);

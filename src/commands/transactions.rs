@@ -206,6 +206,8 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
         return;
     }
     ctx.out.array(m.cmds.len());
+    ctx.db.wrap_in_multi();
+    ctx.client.in_exec = true;
     for q in &m.cmds {
         let args = Args::new(&q.buf, &q.spans);
         let errors_before = ctx.out.error_count();
@@ -220,4 +222,5 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
             ctx.db,
         );
     }
+    ctx.client.in_exec = false;
 }

@@ -7,6 +7,7 @@
 //! an entry stays small.
 
 use crate::storage::hash::HashValue;
+use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
 use crate::storage::stream::Stream;
 use compact_bytes::CompactBytes;
@@ -30,6 +31,8 @@ pub enum Value {
     Hash(Box<HashValue>),
     /// A stream.
     Stream(Box<Stream>),
+    /// A list (`quicklist`).
+    List(Box<ListValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -40,6 +43,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
             Value::Stream(_) => "stream",
+            Value::List(_) => "list",
         }
     }
 }
@@ -84,6 +88,7 @@ impl Entry {
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::Stream(_) => "stream",
+            Value::List(l) => l.encoding(),
         }
     }
 }
