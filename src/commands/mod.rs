@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -346,6 +347,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        streams::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
         sort::COMMANDS,
@@ -816,6 +818,33 @@ mod tests {
             &["SELECT", "0"],
             &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
             &["ZPOPMAX", "z", "2"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    #[test]
+    fn xadd_propagates_the_id_used_and_an_exact_trim() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["XADD", "s", "5-*", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "1", "6-0", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "0", "7-0", "f", "v"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["XADD", "s", "5-0", "f", "v"],
+            &["XADD", "s", "6-0", "f", "v"],
+            &["XTRIM", "s", "MINID", "=", "6-0"],
+            &["XADD", "s", "7-0", "f", "v"],
+            &["XTRIM", "s", "MAXLEN", "=", "0"],
         ]);
         assert_eq!(String::from_utf8_lossy(&buf), want);
     }
