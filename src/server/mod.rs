@@ -10,6 +10,7 @@ pub mod client;
 pub mod conn;
 pub mod log;
 pub mod monitor;
+pub mod outlimit;
 pub mod pubsub;
 pub mod shared;
 pub mod spin;
