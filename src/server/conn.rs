@@ -116,7 +116,9 @@ fn over_output_limit(srv: &Shared, client: &Client, out: &Reply) -> bool {
     let limit = &client.settings.client_output_buffer_limit[outlimit::class_of(info)];
     let pending = out.len() + info.mailbox.len();
     if outlimit::exceeded(info, pending, limit) {
-        outlimit::close(srv, info);
+        // The log line shows what was pending.
+        info.out_pending.store(out.len(), Ordering::Relaxed);
+        outlimit::close(srv, info, true);
         return true;
     }
     false

@@ -530,6 +530,10 @@ fn cron_main(srv: Arc<Shared>) {
                 }
             }
         }
+        // Output buffer limits of clients whose output waits, once a second.
+        if tick.is_multiple_of(hz) {
+            self::outlimit::cron(&srv, &settings);
+        }
         // Instantaneous metrics every 100 ms.
         if tick.is_multiple_of((hz / 10).max(1)) {
             let now = uptime.as_millis() as u64;

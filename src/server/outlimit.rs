@@ -8,7 +8,7 @@
 //! not count either), shown as CLIENT LIST's `omem`. The connection checks
 //! after each command only when its reply buffer has reached
 //! [`Trigger::at`] (one compare); a publisher checks the mailbox it appends
-//! to.
+//! to; the cron looks at every client with output pending once a second.
 
 use crate::config::{OutputLimit, Settings};
 use crate::protocol::reply::REPLY_CHUNK;
@@ -92,17 +92,38 @@ pub fn exceeded(info: &ClientInfo, pending: usize, limit: &OutputLimit) -> bool 
 }
 
 /// Disconnects a client over its limit (once), logging Redis's warning with
-/// the client's CLIENT LIST description.
-pub fn close(srv: &Shared, info: &ClientInfo) {
+/// the client's CLIENT LIST description: "scheduled to be closed ASAP" when
+/// found while adding output, "closed" when found by the cron.
+pub fn close(srv: &Shared, info: &ClientInfo, scheduled: bool) {
     if info.is_killed() {
         return;
     }
     let mut line = String::new();
     crate::commands::connection::describe(&mut line, srv, info, None);
+    let how = if scheduled {
+        "scheduled to be closed ASAP"
+    } else {
+        "closed"
+    };
     crate::server::log::warning(&format!(
-        "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits."
+        "Client {line} {how} for overcoming of output buffer limits."
     ));
     info.kill();
+}
+
+/// The cron's pass (about once a second, as Redis's `clientsCron` visits
+/// every client): a client that stays above its soft limit is closed even
+/// when no new output comes.
+pub fn cron(srv: &Shared, settings: &Settings) {
+    for c in srv.client_list() {
+        if c.out_pending.load(Ordering::Relaxed) == 0 && !c.mailbox.has_pending() {
+            continue;
+        }
+        let limit = &settings.client_output_buffer_limit[class_of(&c)];
+        if exceeded(&c, c.pending_output(), limit) {
+            close(srv, &c, false);
+        }
+    }
 }
 
 #[cfg(test)]

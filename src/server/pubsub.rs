@@ -71,7 +71,7 @@ impl Mailbox {
         self.notify.notify_one();
         let pending = len + owner.out_pending.load(Ordering::Relaxed);
         if outlimit::exceeded(owner, pending, limit) {
-            outlimit::close(srv, owner);
+            outlimit::close(srv, owner, true);
         }
     }
 }
