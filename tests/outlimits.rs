@@ -112,10 +112,7 @@ fn wait_limit_log(server: &Server) -> String {
 /// A client that sets its name (to find it in CLIENT LIST).
 fn named(server: &Server, name: &str) -> RawConn {
     let mut c = server.raw();
-    assert_eq!(
-        c.cmd(&[b"CLIENT", b"SETNAME", name.as_bytes()]),
-        b"+OK\r\n"
-    );
+    assert_eq!(c.cmd(&[b"CLIENT", b"SETNAME", name.as_bytes()]), b"+OK\r\n");
     c
 }
 
@@ -332,7 +329,7 @@ fn states(server: &Server) -> Vec<String> {
     };
     let plain = ["flags", "sub", "psub", "multi", "cmd", "events"];
 
-    let mut c = named(&server, "sub");
+    let mut c = named(server, "sub");
     c.send(&encode_command(&[b"SUBSCRIBE", b"a", b"b"]));
     c.send(&encode_command(&[b"PSUBSCRIBE", b"p*"]));
     c.read_replies(3);
@@ -342,7 +339,7 @@ fn states(server: &Server) -> Vec<String> {
         &["qbuf", "omem", "multi-mem"],
     );
 
-    let mut c = named(&server, "tx");
+    let mut c = named(server, "tx");
     assert_eq!(c.cmd(&[b"MULTI"]), b"+OK\r\n");
     assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+QUEUED\r\n");
     assert_eq!(c.cmd(&[b"GET", b"k"]), b"+QUEUED\r\n");
@@ -358,7 +355,7 @@ fn states(server: &Server) -> Vec<String> {
         &["qbuf", "omem", "multi-mem"],
     );
 
-    let mut c = named(&server, "partial");
+    let mut c = named(server, "partial");
     c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nab");
     std::thread::sleep(Duration::from_millis(100));
     note(
@@ -369,7 +366,7 @@ fn states(server: &Server) -> Vec<String> {
 
     let big = vec![b'v'; 1024 * 1024];
     assert_eq!(admin.cmd(&[b"SET", b"big", &big]), b"+OK\r\n");
-    let mut c = named(&server, "reader");
+    let mut c = named(server, "reader");
     c.send(&encode_command(&[b"GET", b"big"]).repeat(10));
     std::thread::sleep(Duration::from_millis(300));
     let line = client_line(&mut admin, "reader").unwrap();

@@ -719,12 +719,7 @@ pub(crate) struct Caller<'a> {
 /// Appends one CLIENT LIST line (without the newline); `caller` gives the
 /// details only known for the client running the command. Also used for
 /// the log line of a client closed for its output buffer limit.
-pub(crate) fn describe(
-    out: &mut String,
-    srv: &Shared,
-    info: &ClientInfo,
-    caller: Option<&Caller>,
-) {
+pub(crate) fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&Caller>) {
     let now = unix_ms();
     let age = (now - info.created_ms).max(0) / 1000;
     let idle = (now - info.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;

@@ -4,8 +4,8 @@
 //! command).
 
 use crate::commands::Args;
-use crate::server::client::ClientInfo;
 use crate::config::OutputLimit;
+use crate::server::client::ClientInfo;
 use crate::server::shared::Shared;
 use parking_lot::RwLock;
 use std::sync::Arc;

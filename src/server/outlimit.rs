@@ -184,8 +184,7 @@ mod tests {
         assert!(!exceeded(&c, REPLY_CHUNK + 20, &soft), "first sighting");
         assert_ne!(c.obuf_soft_since.load(Ordering::Relaxed), 0);
         // Pretend it was first seen two seconds ago.
-        c.obuf_soft_since
-            .store(unix_ms() - 2000, Ordering::Relaxed);
+        c.obuf_soft_since.store(unix_ms() - 2000, Ordering::Relaxed);
         assert!(exceeded(&c, REPLY_CHUNK + 20, &soft));
         // Dropping below the soft limit forgets the time.
         assert!(!exceeded(&c, REPLY_CHUNK + 5, &soft));

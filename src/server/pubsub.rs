@@ -59,7 +59,13 @@ impl Mailbox {
     /// and wakes its connection; disconnects it when its pending output
     /// breaks `limit`. Nothing is appended for a client already
     /// disconnected.
-    pub(crate) fn deliver(&self, srv: &Shared, owner: &ClientInfo, bytes: &[u8], limit: &OutputLimit) {
+    pub(crate) fn deliver(
+        &self,
+        srv: &Shared,
+        owner: &ClientInfo,
+        bytes: &[u8],
+        limit: &OutputLimit,
+    ) {
         if owner.is_killed() {
             return;
         }
