@@ -255,18 +255,19 @@ pub fn install_notifications(srv: &std::sync::Arc<crate::server::shared::Shared>
         .notifier
         .set_sink(Box::new(move |db, event, key, flags| {
             let Some(srv) = weak.upgrade() else { return };
-            let limit = srv.settings().client_output_buffer_limit[2];
+            let limit = srv.settings().client_output_buffer_limit[outlimit::PUBSUB];
             let mut channel = Vec::with_capacity(24 + key.len().max(event.len()));
             if flags & KEYSPACE != 0 {
                 channel.extend_from_slice(format!("__keyspace@{db}__:").as_bytes());
                 channel.extend_from_slice(key);
                 srv.pubsub
-                    .publish(Space::Plain, &channel, event.as_bytes(), &limit);
+                    .publish(&srv, Space::Plain, &channel, event.as_bytes(), &limit);
             }
             if flags & KEYEVENT != 0 {
                 channel.clear();
                 channel.extend_from_slice(format!("__keyevent@{db}__:{event}").as_bytes());
-                srv.pubsub.publish(Space::Plain, &channel, key, &limit);
+                srv.pubsub
+                    .publish(&srv, Space::Plain, &channel, key, &limit);
             }
         }));
     let weak = std::sync::Arc::downgrade(srv);
