@@ -318,6 +318,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn partial_writes_consume_from_the_front_and_big_buffers_shrink() {
+        let mut r = Reply::new(Resp::V2);
+        r.bulk(&vec![b'x'; 3 * SHRINK_ABOVE]);
+        let all = r.bytes().to_vec();
+        let mut written = Vec::new();
+        // Uneven partial writes, with a reply appended and one suppressed
+        // (truncate to a mark) in between.
+        let mut step = 1;
+        while r.len() > all.len() / 2 {
+            let n = step.min(r.len());
+            written.extend_from_slice(&r.bytes()[..n]);
+            r.consume(n);
+            step = step * 3 + 7;
+        }
+        let mark = r.len();
+        r.simple(b"DROPPED");
+        r.truncate(mark);
+        r.int(42);
+        while !r.is_empty() {
+            let n = 100_000.min(r.len());
+            written.extend_from_slice(&r.bytes()[..n]);
+            r.consume(n);
+        }
+        let mut expected = all;
+        expected.extend_from_slice(b":42\r\n");
+        assert_eq!(written, expected);
+        assert!(r.buf.capacity() <= SHRINK_ABOVE, "shrunk once written");
+        r.ok();
+        assert_eq!(r.bytes(), b"+OK\r\n");
+    }
+
+    #[test]
     fn resp2_and_resp3_encodings() {
         let mut r = Reply::new(Resp::V2);
         r.ok();
