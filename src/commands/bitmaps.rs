@@ -10,6 +10,7 @@
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::storage::keyspace::Db;
+use crate::storage::notify::{GENERIC, STRING};
 use crate::storage::value::Value;
 use crate::util::num::parse_i64;
 use compact_bytes::CompactBytes;
@@ -143,7 +144,8 @@ fn open_for_write<'d>(
     key: &[u8],
     min_len: usize,
 ) -> Result<Writable<'d>, WrongType> {
-    let created = match db.get(key) {
+    // A write lookup, as Redis's: no keymiss event, no hit/miss counted.
+    let created = match db.get_for_write(key) {
         None => true,
         Some(e) => match &e.value {
             Value::Str(_) | Value::Int(_) => false,
@@ -365,7 +367,7 @@ fn setbit(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7);
-    let (old, changed) = match open_for_write(ctx.db, key, byte + 1) {
+    let (old, changed, created) = match open_for_write(ctx.db, key, byte + 1) {
         Err(WrongType) => return ctx.wrong_type(),
         Ok(w) => {
             let cell = &mut w.bytes[byte];
@@ -375,11 +377,14 @@ fn setbit(ctx: &mut Ctx, args: &Args) {
             } else {
                 *cell &= !(1 << shift);
             }
-            (old, !w.created && (w.grew || old != on))
+            (old, !w.created && (w.grew || old != on), w.created)
         }
     };
     if changed {
         ctx.db.touched(key);
+    }
+    if changed || created {
+        ctx.notify(STRING, "setbit", key);
     }
     ctx.out.int(old as i64);
 }
@@ -599,8 +604,9 @@ fn bitop(ctx: &mut Ctx, args: &Args) {
         if let Some(e) = ctx.db.peek(dest) {
             e.raw = true;
         }
-    } else {
-        ctx.db.remove(dest);
+        ctx.notify(STRING, "set", dest);
+    } else if ctx.db.remove(dest).is_some() {
+        ctx.notify(GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
 }
@@ -859,6 +865,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
         ctx.db.touched(key);
     }
     ctx.db.dirty += writes as u64 - 1;
+    ctx.notify(STRING, "setbit", key);
 }
 
 #[cfg(test)]

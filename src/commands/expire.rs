@@ -3,6 +3,7 @@
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::util::num::parse_i64;
+use crate::storage::notify::GENERIC;
 
 const fn expire_def(
     name: &'static str,
@@ -204,8 +205,10 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, absolute: bool, seconds: bool) {
     if when <= ctx.db.now() {
         // Already in the past: the key goes now, as an ordinary delete.
         ctx.db.remove(key);
+        ctx.notify(GENERIC, "del", key);
     } else {
         ctx.db.set_expire(key, when);
+        ctx.notify(GENERIC, "expire", key);
     }
     ctx.out.int(1);
 }
@@ -253,5 +256,8 @@ fn persist(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let removed = ctx.db.persist(key);
+    if removed {
+        ctx.notify(GENERIC, "persist", key);
+    }
     ctx.out.int(removed as i64);
 }

@@ -3,6 +3,7 @@
 //! OBJECT.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
+use crate::storage::notify::GENERIC;
 use crate::config::{MaxmemoryPolicy, Settings};
 use crate::storage::value::{Entry, Value};
 use crate::util::glob::glob_match;
@@ -340,6 +341,7 @@ fn del(ctx: &mut Ctx, args: &Args) {
     let mut n = 0;
     for k in args.iter().skip(1) {
         if ctx.db.remove(k).is_some() {
+            ctx.notify(GENERIC, "del", k);
             n += 1;
         }
     }
@@ -411,6 +413,8 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
     // Replaces any old destination; the TTL travels with the entry.
     ctx.db.insert_entry_in(db, dst, entry);
     ctx.db.dirty = dirty + 1;
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -444,6 +448,8 @@ fn move_cmd(ctx: &mut Ctx, args: &Args) {
     };
     ctx.db.insert_entry_in(dst, key, entry);
     ctx.db.dirty = dirty + 1;
+    ctx.db.notify_in(src, GENERIC, "move_from", key);
+    ctx.db.notify_in(dst, GENERIC, "move_to", key);
     ctx.out.int(1);
 }
 
@@ -498,6 +504,7 @@ fn copy(ctx: &mut Ctx, args: &Args) {
     }
     ctx.db.insert_entry_in(dst, dst_key, copied);
     ctx.db.dirty = dirty + 1;
+    ctx.db.notify_in(dst, GENERIC, "copy_to", dst_key);
     ctx.out.int(1);
 }
 

@@ -568,30 +568,81 @@ impl<'a> Db<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let hash = self.hash(key);
         let lru = self.ks.lru_clock();
+        self.store(db, key, Entry::new(value, lru), keep_ttl);
+    }
+
+    /// Stores a whole entry (value, `raw` flag and TTL: `NO_EXPIRE` for
+    /// none) under `key` of the selected database, overwriting any old
+    /// value in place as [`Db::set`] does (SET … EX).
+    pub fn set_entry(&mut self, key: &[u8], entry: Entry) {
+        let db = self.index;
+        self.store(db, key, entry, false);
+    }
+
+    /// The body of [`Db::set_in`] and [`Db::set_entry`]. An old value whose
+    /// TTL has passed is first deleted as expired (Redis's write lookup), so
+    /// the key counts as new.
+    fn store(&mut self, db: usize, key: &[u8], fresh: Entry, keep_ttl: bool) {
+        let hash = self.hash(key);
+        let lru = fresh.lru;
         // The clock is read only when an old TTL matters.
-        let now = if keep_ttl { self.now() } else { 0 };
-        let t = &mut self.shard(hash).dbs[db];
-        let fresh = Entry::new(value, lru);
+        let mut now = self.now;
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
+        let mut created = false;
+        let mut expired = false;
         match t.main.get_mut_hashed(hash, key) {
             Some(e) => {
                 let old_expire = e.expire;
-                let live = old_expire > now;
-                let keep = keep_ttl && live;
+                if old_expire != NO_EXPIRE && now == 0 {
+                    now = unix_ms();
+                }
+                expired = old_expire <= now;
+                let keep = keep_ttl && !expired;
                 e.value = fresh.value;
                 e.raw = fresh.raw;
                 e.lru = lru;
-                if !keep && old_expire != NO_EXPIRE {
-                    e.expire = NO_EXPIRE;
-                    t.expires.remove_hashed(hash, key);
+                if !keep {
+                    e.expire = fresh.expire;
+                    match (old_expire != NO_EXPIRE, fresh.expire != NO_EXPIRE) {
+                        (true, false) => {
+                            t.expires.remove_hashed(hash, key);
+                        }
+                        (true, true) => {
+                            if let Some(v) = t.expires.get_mut_hashed(hash, key) {
+                                *v = fresh.expire;
+                            }
+                        }
+                        (false, true) => {
+                            t.expires
+                                .insert_new_hashed(hash, CompactBytes::new(key), fresh.expire);
+                        }
+                        (false, false) => {}
+                    }
+                }
+                if expired {
+                    shard.stats.expired_keys += 1;
                 }
             }
             None => {
+                let expire = fresh.expire;
                 t.main
                     .insert_new_hashed(hash, CompactBytes::new(key), fresh);
-                self.ks.notifier.emit(notify::NEW, db, "new", key);
+                if expire != NO_EXPIRE {
+                    t.expires
+                        .insert_new_hashed(hash, CompactBytes::new(key), expire);
+                }
+                created = true;
             }
+        }
+        self.now = now;
+        if expired {
+            self.signal(db, key);
+            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+        }
+        if created || expired {
+            self.ks.notifier.emit(notify::NEW, db, "new", key);
         }
         self.dirty += 1;
         self.signal(db, key);
@@ -617,17 +668,30 @@ impl<'a> Db<'a> {
     /// one (RENAME, MOVE, COPY, RESTORE).
     pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let now = self.now();
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
         let expire = entry.expire;
+        let mut expired = false;
         if let Some(old) = t.main.insert_hashed(hash, CompactBytes::new(key), entry)
             && old.has_expire()
-            && expire == NO_EXPIRE
         {
-            t.expires.remove_hashed(hash, key);
+            if expire == NO_EXPIRE {
+                t.expires.remove_hashed(hash, key);
+            }
+            if old.expire <= now {
+                shard.stats.expired_keys += 1;
+                expired = true;
+            }
         }
         if expire != NO_EXPIRE {
             t.expires
                 .insert_hashed(hash, CompactBytes::new(key), expire);
+        }
+        if expired {
+            // Redis's write lookup of the destination deletes it first.
+            self.signal(db, key);
+            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
         }
         self.dirty += 1;
         self.signal(db, key);
