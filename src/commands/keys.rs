@@ -700,14 +700,14 @@ fn swapdb(ctx: &mut Ctx, args: &Args) {
 // ----- OBJECT ---------------------------------------------------------------
 
 fn object_encoding(ctx: &mut Ctx, args: &Args) {
-    match ctx.db.get_notouch(args.get(2)).map(|e| e.encoding()) {
+    match ctx.db.get_quiet(args.get(2)).map(|e| e.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &Args) {
-    let Some(e) = ctx.db.get_notouch(args.get(2)) else {
+    let Some(e) = ctx.db.get_quiet(args.get(2)) else {
         ctx.out.null();
         return;
     };
@@ -718,7 +718,7 @@ fn object_refcount(ctx: &mut Ctx, args: &Args) {
 
 fn object_idletime(ctx: &mut Ctx, args: &Args) {
     let clock = ctx.db.keyspace().lru_clock();
-    let Some(e) = ctx.db.get_notouch(args.get(2)) else {
+    let Some(e) = ctx.db.get_quiet(args.get(2)) else {
         ctx.out.null();
         return;
     };
@@ -736,7 +736,7 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) {
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) {
-    if ctx.db.get_notouch(args.get(2)).is_none() {
+    if ctx.db.get_quiet(args.get(2)).is_none() {
         ctx.out.null();
         return;
     }

@@ -486,6 +486,14 @@ impl<'a> Db<'a> {
         self.lookup(db, key, false, true)
     }
 
+    /// [`Db::get_notouch`] without the `keymiss` event (Redis's
+    /// `LOOKUP_NONOTIFY`: OBJECT).
+    #[inline]
+    pub fn get_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.lookup_with(db, key, false, true, false)
+    }
+
     /// Looks a key up for a command about to change it (Redis's
     /// `lookupKeyWrite`): lazy expiry and LRU stamp, no hit/miss counted.
     #[inline]
@@ -505,6 +513,20 @@ impl<'a> Db<'a> {
     /// has no TTL or has not expired.
     #[inline]
     fn lookup(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
+        // A read lookup that misses reports `keymiss`; a write lookup not.
+        self.lookup_with(db, key, touch, stats, stats)
+    }
+
+    /// [`Db::lookup`] saying whether a miss reports `keymiss`.
+    #[inline]
+    fn lookup_with(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        touch: bool,
+        stats: bool,
+        miss_event: bool,
+    ) -> Option<&mut Entry> {
         let hash = self.hash(key);
         let lru = self.ks.lru_clock();
         let shard = self.shard(hash);
@@ -512,6 +534,8 @@ impl<'a> Db<'a> {
             None => {
                 if stats {
                     shard.stats.keyspace_misses += 1;
+                }
+                if miss_event {
                     self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
                 }
                 return None;
@@ -526,6 +550,8 @@ impl<'a> Db<'a> {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
+            }
+            if miss_event {
                 self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
             }
             return None;
