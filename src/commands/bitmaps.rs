@@ -824,10 +824,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
         .map(|f| f.offset + f.bits as u64 - 1)
         .max()
         .unwrap_or(0);
+    let before = ctx.db.dirty;
+    let mut changes = 0u64;
     let created = match open_for_write(ctx.db, key, (highest >> 3) as usize + 1) {
         Err(WrongType) => return ctx.wrong_type(),
         Ok(w) => {
             let p: &mut [u8] = w.bytes;
+            // Redis counts an op that wrote when the lookup created or
+            // grew the string, or when the field's value changed.
+            let grown = w.created || w.grew;
             ctx.out.array(fields.len());
             for f in &fields {
                 let raw = read_field(p, f.offset, f.bits);
@@ -849,6 +854,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
                             None => ctx.out.null(),
                             Some(new) => {
                                 write_field(p, f.offset, f.bits, new as u64);
+                                if grown || new != old {
+                                    changes += 1;
+                                }
                                 let reply = if f.op == FieldOp::Set { old } else { new };
                                 ctx.out.int(reply as i64);
                             }
@@ -859,13 +867,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
             w.created
         }
     };
-    // Every SET/INCRBY counts as a change, even one that failed on overflow;
-    // a created key was already counted once.
-    if !created {
-        ctx.db.touched(key);
+    // Changes as counted above (an op failed by OVERFLOW FAIL never counts);
+    // creating or growing the key alone counts nothing.
+    if changes > 0 {
+        if !created {
+            ctx.db.touched(key);
+        }
+        ctx.notify(STRING, "setbit", key);
     }
-    ctx.db.dirty += writes as u64 - 1;
-    ctx.notify(STRING, "setbit", key);
+    ctx.db.dirty = before + changes;
 }
 
 #[cfg(test)]

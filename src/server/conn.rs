@@ -205,9 +205,7 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                         }
                         let mark = out.len();
                         run_one(srv, client, &mut out, &args);
-                        if client.in_pubsub() {
-                            deliver_before_reply(client, &mut out, mark);
-                        }
+                        client.deliver_before_reply(&mut out, mark);
                     }
                     pos += consumed;
                     if client.close_after_reply {
@@ -328,21 +326,6 @@ fn deliver_messages(client: &Client, out: &mut Reply) {
     let mailbox = &client.info.mailbox;
     if mailbox.has_pending() {
         out.raw(|buf| mailbox.drain_into(buf));
-    }
-}
-
-/// Puts the Pub/Sub messages that arrived while a subscribed client's
-/// command ran (keyspace events of its own write, its own PUBLISH) before
-/// that command's reply, where Redis writes them.
-#[inline]
-fn deliver_before_reply(client: &Client, out: &mut Reply, mark: usize) {
-    let mailbox = &client.info.mailbox;
-    if mailbox.has_pending() {
-        out.raw(|buf| {
-            let reply = buf.split_off(mark.min(buf.len()));
-            mailbox.drain_into(buf);
-            buf.extend_from_slice(&reply);
-        });
     }
 }
 
