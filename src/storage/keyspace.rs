@@ -756,7 +756,13 @@ impl<'a> Db<'a> {
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
             e.expire = at;
             match t.expires.get_mut_hashed(hash, key) {
+                // The farthest time is the "no TTL" mark itself: keep the
+                // expires table in step with the entry.
+                Some(_) if at == NO_EXPIRE => {
+                    t.expires.remove_hashed(hash, key);
+                }
                 Some(v) => *v = at,
+                None if at == NO_EXPIRE => {}
                 None => t
                     .expires
                     .insert_new_hashed(hash, CompactBytes::new(key), at),
