@@ -391,6 +391,56 @@ SADD s a
 PEXPIRE s 10
 !sleep 30
 SMEMBERS s
+# Store commands with an empty result delete a stale destination as a
+# plain delete (`del`, not `expired`).
+SET d 1 PX 10
+!sleep 30
+BITOP OR d nokey
+SET d 1 PX 10
+!sleep 30
+SUNIONSTORE d nokey
+SET d 1 PX 10
+!sleep 30
+SINTERSTORE d nokey
+SET d 1 PX 10
+!sleep 30
+BITOP OR d d
+SET d 1 PX 10
+!sleep 30
+GETEX d EX 100
+SET d 1 PX 10
+!sleep 30
+SET d 1 GET
+SET d 1 PX 10
+!sleep 30
+MSET d 2 e 3
+SET d 1 PX 10
+!sleep 30
+SETEX d 100 x
+SADD s1 1
+SADD d 1
+PEXPIRE d 10
+!sleep 30
+SINTERSTORE d s1
+SADD d 1
+PEXPIRE d 10
+!sleep 30
+SMOVE s1 d 1
+HSET h a 1
+PEXPIRE h 10
+!sleep 30
+HDEL h a
+SET x 1 EX 100
+SET y 1 EX 100
+RENAME x y
+TTL y
+SET x 1
+RENAME x y
+TTL y
+SET x 1 PX 10
+SET y 1
+!sleep 30
+RENAMENX y x
 FLUSHALL
 SET y 1 PX 10
 !sleep 30

@@ -605,7 +605,7 @@ fn bitop(ctx: &mut Ctx, args: &Args) {
             e.raw = true;
         }
         ctx.notify(STRING, "set", dest);
-    } else if ctx.db.remove(dest).is_some() {
+    } else if ctx.db.remove_stored(dest) {
         ctx.notify(GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);

@@ -757,7 +757,7 @@ fn op_store(ctx: &mut Ctx, args: &Args, op: Op) {
             Op::Diff => "sdiffstore",
         };
         ctx.notify(SET, event, dst);
-    } else if ctx.db.remove(dst).is_some() {
+    } else if ctx.db.remove_stored(dst) {
         ctx.notify(GENERIC, "del", dst);
     }
     ctx.out.int(n as i64);

@@ -747,6 +747,21 @@ impl<'a> Db<'a> {
         Some(e)
     }
 
+    /// Deletes a key of the selected database even if its TTL has passed,
+    /// as Redis's plain `dbDelete` does for the destination of a store
+    /// command whose result is empty; true if it was in the table (so the
+    /// caller reports `del`).
+    pub fn remove_stored(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        let hash = self.hash(key);
+        if self.shard(hash).dbs[db].remove_hashed(hash, key).is_none() {
+            return false;
+        }
+        self.dirty += 1;
+        self.signal(db, key);
+        true
+    }
+
     /// Sets the absolute expiry (ms) of an existing key. The caller has
     /// checked the key exists and the time is in the future.
     pub fn set_expire(&mut self, key: &[u8], at: i64) {
