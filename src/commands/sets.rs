@@ -413,6 +413,11 @@ fn spop(ctx: &mut Ctx, args: &Args) {
                 Some(m) => {
                     reply_member(ctx.out, m.as_member());
                     after_removal(ctx, key, 1, "spop");
+                    // The member chosen at random, so replicas agree.
+                    if ctx.propagating() {
+                        let member = m.as_member().with_bytes(|b| b.to_vec());
+                        ctx.propagate_as(&[b"SREM", key, &member]);
+                    }
                 }
                 None => ctx.out.null(),
             }
@@ -445,10 +450,12 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
         changed(ctx, key, size, true);
         ctx.notify(SET, "spop", key);
         ctx.notify(GENERIC, "del", key);
+        ctx.propagate_as(&[b"DEL", key]);
         return;
     }
     let count = count as usize;
     let mut rng = rand::rng();
+    let mut popped: Option<Vec<Vec<u8>>> = ctx.srv.keyspace.feed.active().then(Vec::new);
     ctx.out.set(count);
     if count * 5 > size {
         // Many of the members: choose which ones by a partial shuffle of
@@ -461,15 +468,29 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
         for m in &all[..count] {
             reply_member(ctx.out, m.as_member());
             m.as_member().with_bytes(|b| s.remove(b));
+            if let Some(p) = &mut popped {
+                p.push(m.as_member().with_bytes(|b| b.to_vec()));
+            }
         }
     } else {
         for _ in 0..count {
             let m = s.pop_random(&mut rng).expect("count < size");
             reply_member(ctx.out, m.as_member());
+            if let Some(p) = &mut popped {
+                p.push(m.as_member().with_bytes(|b| b.to_vec()));
+            }
         }
     }
     changed(ctx, key, count, false);
     ctx.notify(SET, "spop", key);
+    // The members chosen at random, as SREMs of at most 1024 members.
+    if let Some(p) = popped {
+        for chunk in p.chunks(1024) {
+            let mut argv: Vec<&[u8]> = vec![b"SREM", key];
+            argv.extend(chunk.iter().map(|m| m.as_slice()));
+            ctx.propagate_as(&argv);
+        }
+    }
 }
 
 fn owned(m: Member) -> OwnedMember {

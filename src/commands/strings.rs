@@ -555,6 +555,9 @@ fn set_generic(
             let mut entry = Entry::new(value, lru);
             entry.expire = at;
             ctx.db.set_entry(key, entry);
+            // An absolute time, so replicas and reloads agree.
+            let mut buf = itoa::Buffer::new();
+            ctx.propagate_as(&[b"SET", key, val, b"PXAT", buf.format(at).as_bytes()]);
         }
     }
     ctx.notify(STRING, "set", key);
@@ -684,15 +687,17 @@ fn getex(ctx: &mut Ctx, args: &Args) {
         Some((kind, at)) if kind.is_absolute() && at <= ctx.db.now() => {
             ctx.db.remove(key);
             ctx.notify(GENERIC, "del", key);
+            ctx.propagate_as(&[b"DEL", key]);
         }
         Some((_, at)) => {
             ctx.db.set_expire(key, at);
             ctx.notify(GENERIC, "expire", key);
+            let mut buf = itoa::Buffer::new();
+            ctx.propagate_as(&[b"PEXPIREAT", key, buf.format(at).as_bytes()]);
         }
-        None if opts.persist => {
-            if ctx.db.persist(key) {
-                ctx.notify(GENERIC, "persist", key);
-            }
+        None if opts.persist && ctx.db.persist(key) => {
+            ctx.notify(GENERIC, "persist", key);
+            ctx.propagate_as(&[b"PERSIST", key]);
         }
         None => {}
     }
@@ -1032,6 +1037,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) {
         }
     }
     ctx.notify(STRING, "incrbyfloat", key);
+    // The text of the result, not the increment: floating-point rounding
+    // must not differ on a replica or on reload.
+    ctx.propagate_as(&[b"SET", key, &sum, b"KEEPTTL"]);
     ctx.out.bulk(&sum);
 }
 

@@ -258,9 +258,7 @@ impl PubSub {
 pub fn install_notifications(srv: &std::sync::Arc<crate::server::shared::Shared>) {
     use crate::storage::notify::{KEYEVENT, KEYSPACE};
     let weak = std::sync::Arc::downgrade(srv);
-    srv.keyspace
-        .notifier
-        .set_flags(srv.settings().notify_flags);
+    srv.keyspace.notifier.set_flags(srv.settings().notify_flags);
     srv.keyspace
         .notifier
         .set_sink(Box::new(move |db, event, key, flags| {

@@ -9,6 +9,7 @@
 //! touches them, and actively by [`Keyspace::active_expire_cycle`].
 
 use super::dict::{Dict, hash_bytes};
+use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
@@ -99,6 +100,8 @@ pub struct Keyspace {
     pub watches: Watches,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub notifier: Notifier,
+    /// The stream of executed writes (AOF, replication).
+    pub feed: Feed,
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
@@ -125,6 +128,7 @@ impl Keyspace {
             shards,
             watches: Watches::default(),
             notifier: Notifier::default(),
+            feed: Feed::default(),
             databases,
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
@@ -341,6 +345,9 @@ impl Shard {
                     ks.watches.touch(dbi, k);
                 }
                 ks.notifier.emit(notify::EXPIRED, dbi, "expired", k);
+                if ks.feed.active() {
+                    ks.feed.append(&vec![(dbi, del_command(k))], false);
+                }
             }
             expired += victims.len();
             self.stats.expired_keys += victims.len() as u64;
@@ -374,6 +381,31 @@ pub struct Db<'a> {
     /// (address, length, hash) of the key the view was locked for, so the
     /// handler's lookup of that same argument does not hash it again.
     hint: (usize, usize, u64),
+    /// Writes to hand to the feed when the view is released (while its
+    /// shards are still locked): see [`Db::propagate_as`].
+    pending: Pending,
+    /// Set by [`Db::propagate_as`]: the running command chose its own
+    /// propagated form.
+    pub rewrote: bool,
+    /// The pending commands form a transaction (EXEC).
+    wrap: bool,
+}
+
+impl Drop for Db<'_> {
+    fn drop(&mut self) {
+        // Fields (the shard guards) are dropped after this: the commands
+        // reach the feed while their keys are still locked.
+        if !self.pending.is_empty() {
+            self.ks.feed.append(&self.pending, self.wrap);
+        }
+    }
+}
+
+/// `DEL key`, as propagated for a key that expired.
+fn del_command(key: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(key.len() + 24);
+    encode_command(&mut v, [&b"DEL"[..], key].into_iter());
+    v
 }
 
 impl<'a> Db<'a> {
@@ -385,6 +417,9 @@ impl<'a> Db<'a> {
             now: 0,
             dirty: 0,
             hint: (0, 0, 0),
+            pending: Vec::new(),
+            rewrote: false,
+            wrap: false,
         }
     }
 
@@ -457,8 +492,7 @@ impl<'a> Db<'a> {
             Some(e) if e.expire <= now => {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
-                self.signal(db, key);
-                self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+                self.expired(db, key);
                 true
             }
             _ => false,
@@ -664,14 +698,24 @@ impl<'a> Db<'a> {
         }
         self.now = now;
         if expired {
-            self.signal(db, key);
-            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+            self.expired(db, key);
         }
         if created || expired {
             self.ks.notifier.emit(notify::NEW, db, "new", key);
         }
         self.dirty += 1;
         self.signal(db, key);
+    }
+
+    /// What follows the removal of a key whose TTL had passed (counted by
+    /// the caller in `expired_keys`): WATCHers are told, the `expired`
+    /// event is reported and a `DEL` is propagated.
+    fn expired(&mut self, db: usize, key: &[u8]) {
+        self.signal(db, key);
+        self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+        if self.ks.feed.active() {
+            self.pending.push((db, del_command(key)));
+        }
     }
 
     /// Tells WATCHers of `key` in `db` that it changed (free when nobody
@@ -716,8 +760,7 @@ impl<'a> Db<'a> {
         }
         if expired {
             // Redis's write lookup of the destination deletes it first.
-            self.signal(db, key);
-            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+            self.expired(db, key);
         }
         self.dirty += 1;
         self.signal(db, key);
@@ -738,8 +781,7 @@ impl<'a> Db<'a> {
         let e = shard.dbs[db].remove_hashed(hash, key)?;
         if e.expire <= now {
             shard.stats.expired_keys += 1;
-            self.signal(db, key);
-            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+            self.expired(db, key);
             return None;
         }
         self.dirty += 1;
@@ -947,6 +989,33 @@ impl<'a> Db<'a> {
         self.dirty += 1;
         let db = self.index;
         self.signal(db, key);
+    }
+
+    /// Propagates `args` (in the selected database) instead of the running
+    /// command, for AOF and replicas: handlers call it on their write path
+    /// to give a deterministic form (`EXPIRE` → `PEXPIREAT`, `SPOP` →
+    /// `SREM` …); several calls propagate several commands. Free while no
+    /// consumer is attached.
+    pub fn propagate_as(&mut self, args: &[&[u8]]) {
+        self.rewrote = true;
+        if self.ks.feed.active() {
+            let mut v = Vec::new();
+            encode_command(&mut v, args.iter().copied());
+            self.pending.push((self.index, v));
+        }
+    }
+
+    /// Propagates the command a dispatcher ran, as given (no rewrite).
+    pub fn propagate_verbatim<'x>(&mut self, args: impl ExactSizeIterator<Item = &'x [u8]>) {
+        let mut v = Vec::new();
+        encode_command(&mut v, args);
+        self.pending.push((self.index, v));
+    }
+
+    /// Marks the pending commands as one transaction (EXEC): more than one
+    /// is wrapped in `MULTI`/`EXEC`.
+    pub fn wrap_in_multi(&mut self) {
+        self.wrap = true;
     }
 
     /// Reports a keyspace event on `key` of the selected database.

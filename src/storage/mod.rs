@@ -2,6 +2,7 @@
 //! replies or sockets.
 
 pub mod dict;
+pub mod feed;
 pub mod hash;
 pub mod keyspace;
 pub mod notify;
