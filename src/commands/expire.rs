@@ -2,8 +2,8 @@
 //! milliseconds, with NX|XX|GT|LT), the TTL family and PERSIST.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
-use crate::util::num::parse_i64;
 use crate::storage::notify::GENERIC;
+use crate::util::num::parse_i64;
 
 const fn expire_def(
     name: &'static str,

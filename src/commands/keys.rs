@@ -3,8 +3,8 @@
 //! OBJECT.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
-use crate::storage::notify::GENERIC;
 use crate::config::{MaxmemoryPolicy, Settings};
+use crate::storage::notify::GENERIC;
 use crate::storage::value::{Entry, Value};
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
