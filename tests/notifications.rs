@@ -69,6 +69,15 @@ impl Session {
         Session { client, sub }
     }
 
+    /// Subscribes without touching the server's settings.
+    fn attach(server: &Server) -> Session {
+        let client = server.raw();
+        let mut sub = server.raw();
+        cmd(&mut sub, "PSUBSCRIBE __key*@*__:*");
+        cmd(&mut sub, "SUBSCRIBE sentinel");
+        Session { client, sub }
+    }
+
     /// Publishes the sentinel and returns every message received before it.
     fn events(&mut self) -> Vec<String> {
         assert_eq!(cmd(&mut self.client, "PUBLISH sentinel end"), b":1\r\n");
@@ -290,7 +299,7 @@ EXPIRE x 50 LT
 PEXPIRE x 100000
 EXPIREAT x 99999999999
 PEXPIREAT x 99999999999999
-TTL x
+PEXPIRETIME x
 PERSIST x
 PERSIST x
 PERSIST nokey
@@ -660,6 +669,29 @@ fn active_expiry_reports_expired() {
         ("KEA", "SET a 1 PX 50\n!sleep 800\nGET a"),
         ("Kg", "SET a 1 PX 50\n!sleep 800\n# no events"),
     ]);
+}
+
+/// `--notify-keyspace-events` on the command line is in effect from the
+/// start, and CONFIG GET shows it as Redis does.
+#[test]
+fn flags_given_at_start() {
+    let args = [
+        "--enable-debug-command",
+        "yes",
+        "--notify-keyspace-events",
+        "KEA$nm",
+    ];
+    let Some(redis) = Oracle::start_with(&args) else {
+        return;
+    };
+    let Some(ember) = Server::start(&args) else {
+        return;
+    };
+    let script = "CONFIG GET notify-keyspace-events\nSET a 1\nGET zz\nHSET h f v\nDEL a h";
+    let want = Session::attach(&redis).run(script);
+    let got = Session::attach(&ember).run(script);
+    assert_eq!(got, want);
+    assert!(want.len() > 10, "{want:?}");
 }
 
 /// CONFIG SET notify-keyspace-events takes effect at once; "" turns it off.
