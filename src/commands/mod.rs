@@ -8,11 +8,13 @@
 //! handler, then records statistics.
 
 pub mod bitmaps;
+pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -338,6 +340,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        lists::COMMANDS,
     ]
 }
 
@@ -584,6 +587,13 @@ pub fn run(
         Keys::All => ks.view_all(db_index),
     };
     call(srv, client, out, args, def, id, errors_before, &mut db);
+    // Hand what this command (or transaction) pushed to blocked clients
+    // before anyone else can see the keys.
+    let before = db.dirty;
+    db.serve_ready();
+    if db.dirty > before {
+        srv.add_dirty(db.dirty - before);
+    }
 }
 
 /// Calls `def`'s handler over an already locked view (the shards it needs,
@@ -714,6 +724,11 @@ mod tests {
         send(&srv, &mut c, &["HINCRBYFLOAT", "h", "x", "0.25"]);
         send(&srv, &mut c, &["SADD", "s", "only"]);
         send(&srv, &mut c, &["SPOP", "s"]);
+        send(&srv, &mut c, &["RPUSH", "l", "a", "b", "c", "d"]);
+        send(&srv, &mut c, &["BLPOP", "nothing", "l", "0"]);
+        send(&srv, &mut c, &["LMPOP", "1", "l", "RIGHT", "COUNT", "5"]);
+        send(&srv, &mut c, &["RPUSH", "l", "e"]);
+        send(&srv, &mut c, &["BRPOPLPUSH", "l", "m", "0"]);
         send(&srv, &mut c, &["SELECT", "2"]);
         send(&srv, &mut c, &["MULTI"]);
         send(&srv, &mut c, &["SET", "x", "1"]);
@@ -728,6 +743,11 @@ mod tests {
             &["HSET", "h", "x", "0.25"],
             &["SADD", "s", "only"],
             &["SREM", "s", "only"],
+            &["RPUSH", "l", "a", "b", "c", "d"],
+            &["LPOP", "l"],
+            &["RPOP", "l", "3"],
+            &["RPUSH", "l", "e"],
+            &["LMOVE", "l", "m", "RIGHT", "LEFT"],
             &["SELECT", "2"],
             &["MULTI"],
             &["SET", "x", "1"],

@@ -422,7 +422,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "cluster-slave-validity-factor",
     ),
     aka(
-        d("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
+        e("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
         "list-max-ziplist-size",
     ),
     e("tcp-keepalive", int(0, I32_MAX), "300", M),

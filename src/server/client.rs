@@ -185,6 +185,14 @@ pub struct Client {
     /// The configuration as of this connection's last read batch.
     pub settings: Arc<Settings>,
     settings_version: u64,
+    /// Set by a blocking command that found nothing: the connection waits
+    /// on it before running anything else.
+    pub block: Option<crate::commands::blocking::Blocked>,
+    /// Set while the connection reruns its blocked command after a
+    /// server asked it to (`storage::blocking::RETRY`).
+    pub block_retry: Option<Arc<crate::storage::blocking::Waiter>>,
+    /// True while EXEC runs the queue (blocking commands do not block).
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -207,6 +215,9 @@ impl Client {
             is_local,
             worker,
             info,
+            block: None,
+            block_retry: None,
+            in_exec: false,
         }
     }
 

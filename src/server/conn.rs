@@ -6,7 +6,9 @@
 use crate::commands::{self, Args, Table, flags};
 use crate::protocol::reply::{Reply, Resp};
 use crate::protocol::request::{Limits, Parsed, RequestParser, Source};
-use crate::server::client::{BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode};
+use crate::server::client::{
+    BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode, UNBLOCK_ERROR,
+};
 use crate::server::log;
 use crate::server::shared::Shared;
 use crate::storage::keyspace::unix_ms;
@@ -141,11 +143,16 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
     let mut pos = 0usize;
     let mut parser = RequestParser::new();
     let mut out = Reply::new(Resp::V2);
+    // Set after a blocking command ended with requests still buffered:
+    // they run before the socket is read again.
+    let mut resume = false;
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
-        let read = if client.in_pubsub() || client.is_monitor() {
+        let read = if std::mem::take(&mut resume) {
+            Some(Ok(usize::MAX))
+        } else if client.in_pubsub() || client.is_monitor() {
             // A subscriber also wakes up for messages to deliver.
             tokio::select! {
                 r = sock.read_buf(&mut rbuf) => Some(r),
@@ -170,7 +177,9 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         if client.info.is_killed() {
             return Ok(());
         }
-        srv.workers[client.worker].net_input.add(n as u64);
+        if n != usize::MAX {
+            srv.workers[client.worker].net_input.add(n as u64);
+        }
         client.refresh_settings(srv);
         crate::server::spin::active(client.settings.busy_poll_usecs);
         let info = &client.info;
@@ -208,6 +217,10 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                         client.deliver_before_reply(&mut out, mark);
                     }
                     pos += consumed;
+                    if client.block.is_some() {
+                        // Nothing more runs until the wait ends.
+                        break;
+                    }
                     if client.close_after_reply {
                         close = true;
                         break;
@@ -258,7 +271,125 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         if close || client.info.is_killed() {
             return Ok(());
         }
+        if client.block.is_some() {
+            if !wait_blocked(sock, srv, client, &mut out, &mut rbuf).await? {
+                return Ok(());
+            }
+            deliver_messages(client, &mut out);
+            flush(sock, &mut out, client, srv).await?;
+            resume = !rbuf.is_empty();
+        }
     }
+}
+
+/// Waits for the outcome of the blocking command the client just ran
+/// (`client.block`): served by a writer, rerun requested, deadline,
+/// CLIENT UNBLOCK, or the socket closing. Bytes arriving meanwhile are
+/// kept in `rbuf` and not run (as Redis). Writes the command's reply to
+/// `out`; returns false when the connection must close.
+async fn wait_blocked(
+    sock: &mut Sock,
+    srv: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    rbuf: &mut Vec<u8>,
+) -> io::Result<bool> {
+    use crate::commands::blocking::unregister;
+    use crate::storage::blocking::{CANCELLED, CLAIMED, RETRY, SERVED, WAITING};
+    let keep_open = loop {
+        let Some(b) = client.block.as_ref() else {
+            break true;
+        };
+        let w = b.waiter.clone();
+        let deadline = b.deadline_ms;
+        match w.state() {
+            SERVED => {
+                if let Some(r) = w.take_reply() {
+                    out.raw(|buf| buf.extend_from_slice(&r));
+                }
+                unregister(srv, &w);
+                break true;
+            }
+            RETRY => {
+                // Rerun the command in place, keeping the waiter (and so
+                // its place in the queues) if it blocks again.
+                let b = client.block.take().expect("checked above");
+                client.block_retry = Some(w.clone());
+                client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+                let args = b.args();
+                commands::execute(srv, client, out, &args);
+                if let Some(again) = client.block.as_mut() {
+                    again.deadline_ms = deadline;
+                    continue;
+                }
+                // Finished (served itself, or failed): leave the queues.
+                client.block_retry = None;
+                w.transition(RETRY, CANCELLED);
+                unregister(srv, &w);
+                break true;
+            }
+            CLAIMED => {
+                // A writer is serving it under its shard lock right now.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            _ => {}
+        }
+        let reason = client.info.unblock.swap(0, Ordering::Relaxed);
+        let timed_out = deadline != 0 && unix_ms() >= deadline;
+        if reason != 0 || timed_out {
+            if !w.transition(WAITING, CANCELLED) {
+                continue;
+            }
+            if reason == UNBLOCK_ERROR {
+                out.err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                (b.on_timeout)(out);
+            }
+            unregister(srv, &w);
+            break true;
+        }
+        let nap = if deadline == 0 {
+            Duration::from_secs(3600)
+        } else {
+            Duration::from_millis((deadline - unix_ms()).clamp(0, 3_600_000) as u64)
+        };
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = w.notify.notified() => {}
+            _ = client.info.wake.notified() => {}
+            _ = tokio::time::sleep(nap) => {}
+            r = sock.read_buf(rbuf) => {
+                let gone = match r {
+                    Ok(0) | Err(_) => true,
+                    Ok(n) => {
+                        srv.workers[client.worker].net_input.add(n as u64);
+                        rbuf.len() as u64 > client.settings.client_query_buffer_limit
+                    }
+                };
+                if gone || client.info.is_killed() {
+                    if w.transition(WAITING, CANCELLED) || w.transition(RETRY, CANCELLED) {
+                        unregister(srv, &w);
+                    } else {
+                        // Served (or being served) as it left: wait for the
+                        // server to finish, then clean up.
+                        while w.state() == CLAIMED {
+                            tokio::task::yield_now().await;
+                        }
+                        unregister(srv, &w);
+                    }
+                    break false;
+                }
+            }
+        }
+    };
+    client.block = None;
+    client.block_retry = None;
+    client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+    client.info.unblock.store(0, Ordering::Relaxed);
+    Ok(keep_open)
 }
 
 /// True when a CLIENT PAUSE in effect holds this request back: every

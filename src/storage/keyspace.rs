@@ -8,6 +8,7 @@
 //! over the whole keyspace. Expired keys are deleted lazily when a command
 //! touches them, and actively by [`Keyspace::active_expire_cycle`].
 
+use super::blocking::{BlockRegistry, Waiter};
 use super::dict::{Dict, hash_bytes};
 use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
@@ -15,7 +16,8 @@ use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
 use compact_bytes::CompactBytes;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// log2 of the number of shards.
@@ -74,6 +76,8 @@ pub struct ShardStats {
 pub struct Shard {
     pub dbs: Box<[DbTable]>,
     pub stats: ShardStats,
+    /// Clients blocked on keys of this shard (BLPOP …).
+    pub blocked: BlockRegistry,
     /// Active expiry: which database the next cycle starts with.
     expire_db_cursor: usize,
     /// Active expiry: where in the expires table sampling resumes.
@@ -98,6 +102,11 @@ pub struct Keyspace {
     shards: Box<[Padded]>,
     /// Keys clients WATCH; every change below signals it.
     pub watches: Watches,
+    /// Number of (blocked client, key) registrations over every shard: a
+    /// write checks it (one relaxed load) before looking for waiters.
+    /// Changed under the key's shard lock, so a writer holding that lock
+    /// sees every registration made before it.
+    blocked: AtomicUsize,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub notifier: Notifier,
     /// The stream of executed writes (AOF, replication).
@@ -119,6 +128,7 @@ impl Keyspace {
                 Padded(Mutex::new(Shard {
                     dbs: (0..databases).map(|_| DbTable::default()).collect(),
                     stats: ShardStats::default(),
+                    blocked: BlockRegistry::default(),
                     expire_db_cursor: 0,
                     expire_scan_cursor: 0,
                 }))
@@ -127,6 +137,7 @@ impl Keyspace {
         Keyspace {
             shards,
             watches: Watches::default(),
+            blocked: AtomicUsize::new(0),
             notifier: Notifier::default(),
             feed: Feed::default(),
             databases,
@@ -138,6 +149,11 @@ impl Keyspace {
 
     pub fn databases(&self) -> usize {
         self.databases
+    }
+
+    /// (blocked client, key) registrations over every shard.
+    pub fn blocked_registrations(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
     }
 
     /// The LRU clock (seconds), advanced by the server's cron.
@@ -718,13 +734,93 @@ impl<'a> Db<'a> {
         }
     }
 
-    /// Tells WATCHers of `key` in `db` that it changed (free when nobody
-    /// watches anything).
+    /// Tells WATCHers of `key` in `db` that it changed, and marks the key
+    /// ready for clients blocked on it (free when nobody watches or waits).
     #[inline]
-    fn signal(&self, db: usize, key: &[u8]) {
+    fn signal(&mut self, db: usize, key: &[u8]) {
         if self.ks.watches.active() {
             self.ks.watches.touch(db, key);
         }
+        if self.ks.blocked.load(Ordering::Relaxed) != 0 {
+            let s = shard_of(self.hash(key));
+            if self.holds_shard(s) {
+                self.shard_at(s).blocked.mark_ready(db, key);
+            }
+        }
+    }
+
+    /// True when shard `s` is locked by this view.
+    pub fn holds_shard(&self, s: usize) -> bool {
+        match &self.guards {
+            Guards::None => false,
+            Guards::One(i, _) => *i == s,
+            Guards::Many(v) => v.iter().any(|(i, _)| *i == s),
+        }
+    }
+
+    /// True when the shard of `key` is locked by this view.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        self.holds_shard(shard_of(self.hash(key)))
+    }
+
+    /// Queues `w` as waiting on `key` in the current database.
+    pub fn block_on(&mut self, key: &[u8], w: Arc<Waiter>) {
+        let db = self.index;
+        let hash = self.hash(key);
+        self.shard(hash).blocked.add(db, key, w);
+        self.ks.blocked.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Removes `w` from the queue of `key` in `db` (no-op if absent).
+    pub fn unblock_from(&mut self, db: usize, key: &[u8], w: &Arc<Waiter>) {
+        let hash = self.hash(key);
+        if self.shard(hash).blocked.remove(db, key, w) {
+            self.ks.blocked.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The `i`-th waiter in the queue of `key` in `db`.
+    pub fn waiter_at(&mut self, db: usize, key: &[u8], i: usize) -> Option<Arc<Waiter>> {
+        let hash = self.hash(key);
+        let q = self.shard(hash).blocked.queues.get(&(db, key.to_vec()))?;
+        q.get(i).cloned()
+    }
+
+    /// Marks `key` in the current database ready for its waiters.
+    pub fn mark_ready(&mut self, key: &[u8]) {
+        let db = self.index;
+        let hash = self.hash(key);
+        self.shard(hash).blocked.mark_ready(db, key);
+    }
+
+    /// Serves clients blocked on the keys written by this command (see
+    /// `storage::blocking`); called by the dispatcher before it unlocks.
+    /// Serving writes (pops) may make more keys ready (BLMOVE into a key
+    /// others wait on): loops until none is left.
+    pub fn serve_ready(&mut self) {
+        if self.ks.blocked.load(Ordering::Relaxed) == 0 {
+            for s in self.shards_mut() {
+                s.blocked.ready.clear();
+            }
+            return;
+        }
+        loop {
+            let mut ready = Vec::new();
+            for s in self.shards_mut() {
+                ready.append(&mut s.blocked.ready);
+            }
+            if ready.is_empty() {
+                return;
+            }
+            for (dbi, key) in ready {
+                super::blocking::serve_key(self, dbi, &key);
+            }
+        }
+    }
+
+    /// Registrations of blocked clients over the whole keyspace.
+    pub fn blocked_registrations(&self) -> usize {
+        self.ks.blocked.load(Ordering::Relaxed)
     }
 
     /// The entry of `key` in `db` as stored, expired or not, without any
@@ -901,6 +997,7 @@ impl<'a> Db<'a> {
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.signal_existing(&[a, b], true);
         for shard in self.shards_mut() {
+            shard.blocked.mark_all_ready(&[a, b]);
             shard.dbs.swap(a, b);
             shard.expire_scan_cursor = 0;
         }

@@ -7,6 +7,7 @@
 //! an entry stays small.
 
 use crate::storage::hash::HashValue;
+use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
 use compact_bytes::CompactBytes;
 
@@ -27,6 +28,8 @@ pub enum Value {
     Set(Box<SetValue>),
     /// A hash (`listpack` or `hashtable`).
     Hash(Box<HashValue>),
+    /// A list (`quicklist`).
+    List(Box<ListValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -36,6 +39,7 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
         }
     }
 }
@@ -79,6 +83,7 @@ impl Entry {
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 }

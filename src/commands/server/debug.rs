@@ -69,6 +69,12 @@ pub fn value_digest(e: &Entry) -> Digest {
                 }
             }
         }
+        // Order matters for a list: elements are mixed in one by one.
+        Value::List(l) => {
+            for it in l.iter() {
+                mix_digest(&mut d, it);
+            }
+        }
         // Types added later must extend this; until then, their type name
         // alone is mixed in.
         _ => {}
@@ -192,6 +198,22 @@ pub fn serialized_len(e: &Entry) -> usize {
                     })
                     .sum::<usize>()
         }
+        // Counted as RDB's plain list of strings (Redis saves a quicklist
+        // as listpack blobs, so its figure differs).
+        Value::List(l) => {
+            rdb_len_bytes(l.len())
+                + l.iter()
+                    .map(|b| {
+                        if b.len() <= 11
+                            && let Some(n) = crate::util::num::parse_i64(b)
+                            && let Some(w) = rdb_int_bytes(n)
+                        {
+                            return w;
+                        }
+                        rdb_len_bytes(b.len()) + b.len()
+                    })
+                    .sum::<usize>()
+        }
         _ => 0,
     }
 }
@@ -297,7 +319,7 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         Value::Int(n) if shared_ints && (0..10000).contains(&n) => i32::MAX as i64,
         _ => 1,
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         &*e as *const Entry,
         e.encoding(),
@@ -305,6 +327,20 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         e.lru,
         clock.saturating_sub(e.lru)
     );
+    if let Value::List(l) = &e.value {
+        // Redis's quicklist details (compression is not implemented).
+        let nodes = l.node_count();
+        let avg = if nodes == 0 {
+            0.0
+        } else {
+            l.len() as f64 / nodes as f64
+        };
+        line.push_str(&format!(
+            " ql_nodes:{nodes} ql_avg_node:{avg:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{}",
+            ctx.client.settings.list_max_listpack_size,
+            l.node_bytes()
+        ));
+    }
     ctx.out.simple(line.as_bytes());
 }
 

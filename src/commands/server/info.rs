@@ -272,7 +272,13 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "maxclients", st.maxclients);
             field!(out, "client_recent_max_input_buffer", max_in);
             field!(out, "client_recent_max_output_buffer", max_out);
-            field!(out, "blocked_clients", 0);
+            let blocked = clients
+                .iter()
+                .filter(|c| {
+                    c.blocked.load(Ordering::Relaxed) == crate::server::client::BLOCKED_COMMAND
+                })
+                .count();
+            field!(out, "blocked_clients", blocked);
             field!(out, "tracking_clients", 0);
             field!(out, "clients_in_timeout_table", 0);
         }
