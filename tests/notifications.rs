@@ -529,6 +529,29 @@ SADD str a
 SINTERSTORE str t u
 "#;
 
+/// Lists (their events come with the lists family; checked here too).
+const LISTS: &str = r#"
+LPUSH l a b
+RPUSH l c
+LPUSHX l d
+LPUSHX nol d
+LPOP l
+RPOP l 2
+LSET l 0 x
+LINSERT l BEFORE x y
+LREM l 0 y
+LTRIM l 0 0
+LTRIM l 1 0
+RPUSH l a b
+LMOVE l m LEFT RIGHT
+RPOPLPUSH l m
+LMPOP 1 m LEFT COUNT 5
+BLPOP nol 0.01
+RPUSH l a
+BLPOP l 0
+LRANGE nol 0 -1
+"#;
+
 /// Reads that miss (class `m`).
 const MISSES: &str = r#"
 GET n
@@ -621,6 +644,11 @@ fn hash_and_set_events() {
         ("KEA", SETS),
         ("KEAnm", SETS),
     ]);
+}
+
+#[test]
+fn list_events() {
+    compare(&[("KEAnm", LISTS), ("El", LISTS)]);
 }
 
 #[test]
