@@ -277,6 +277,25 @@ impl Client {
         !(self.subs.is_empty() && self.psubs.is_empty() && self.ssubs.is_empty())
     }
 
+    /// For a subscribed client, puts the Pub/Sub messages that arrived
+    /// while a command ran (keyspace events of its own write, its own
+    /// PUBLISH) before that command's reply, which starts at `mark` in
+    /// `out`: Redis writes them into the output buffer as they happen.
+    #[inline]
+    pub fn deliver_before_reply(&self, out: &mut Reply, mark: usize) {
+        if !self.in_pubsub() {
+            return;
+        }
+        let mailbox = &self.info.mailbox;
+        if mailbox.has_pending() {
+            out.raw(|buf| {
+                let reply = buf.split_off(mark.min(buf.len()));
+                mailbox.drain_into(buf);
+                buf.extend_from_slice(&reply);
+            });
+        }
+    }
+
     /// Publishes the subscription counts for CLIENT LIST.
     pub fn sync_sub_counts(&self) {
         self.info.sub.store(self.subs.len(), Ordering::Relaxed);

@@ -295,7 +295,9 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                                 return Ok(());
                             }
                         }
+                        let mark = out.len();
                         run_one(srv, client, &mut out, &args);
+                        client.deliver_before_reply(&mut out, mark);
                         if out.len() >= trigger && over_output_limit(srv, client, &out) {
                             return Ok(());
                         }
