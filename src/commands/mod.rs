@@ -7,6 +7,7 @@
 //! authentication, locks the shards of the command's keys and runs the
 //! handler, then records statistics.
 
+pub mod aof;
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
@@ -341,6 +342,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         introspection::COMMANDS,
         sets::COMMANDS,
         lists::COMMANDS,
+        aof::COMMANDS,
     ]
 }
 

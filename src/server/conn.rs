@@ -57,6 +57,11 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// Writes everything in `out` to the socket.
 async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
+    // `appendfsync always`: replies go out only once every write executed
+    // so far (this client's and whatever it may have read) is on disk.
+    if srv.aof.must_wait() && !out.is_empty() {
+        srv.aof.wait_durable(srv.keyspace.feed.offset()).await;
+    }
     let w = &srv.workers[client.worker];
     while !out.is_empty() {
         match sock.try_write(out.bytes()) {

@@ -1,0 +1,135 @@
+//! Turning the dataset into an AOF base file.
+//!
+//! Today the walk runs over a consistent view taken by locking every shard
+//! ([`walk_locked`]): clients wait while the base is serialised. The walk
+//! and the serialiser are separate on purpose: a future copy-on-write
+//! snapshot iterator only has to call a [`BaseSink`] with the same
+//! `(db, key, value, expiry)` items, and nothing else changes.
+
+use crate::storage::feed::encode_command;
+use crate::storage::keyspace::Db;
+use crate::storage::value::{NO_EXPIRE, Value};
+use std::io::{self, Write};
+
+/// Receives every live key of the dataset, database by database.
+pub trait BaseSink {
+    fn key(&mut self, db: usize, key: &[u8], value: &Value, expire: i64) -> io::Result<()>;
+    /// Called once after the last key.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// Feeds every live (not yet expired) key under the locks `db` holds
+/// (all shards) to `sink`, database by database. Returns the key count.
+pub fn walk_locked(db: &mut Db, sink: &mut dyn BaseSink) -> io::Result<u64> {
+    let now = crate::storage::keyspace::unix_ms();
+    let ndb = db.keyspace().databases();
+    let mut n = 0;
+    for dbi in 0..ndb {
+        for shard in db.shards_mut() {
+            for (k, e) in shard.dbs[dbi].main.iter() {
+                if e.expire != NO_EXPIRE && e.expire <= now {
+                    continue;
+                }
+                sink.key(dbi, k.as_slice(), &e.value, e.expire)?;
+                n += 1;
+            }
+        }
+    }
+    sink.finish()?;
+    Ok(n)
+}
+
+/// Elements per command when a collection is rewritten (Redis's
+/// `AOF_REWRITE_ITEMS_PER_CMD`).
+const ITEMS_PER_CMD: usize = 64;
+
+/// Writes the dataset as RESP commands (the base with
+/// `aof-use-rdb-preamble no`): `SET`, `RPUSH`, `SADD`, `HMSET` in batches
+/// of 64 elements, `PEXPIREAT` for keys with a TTL, `SELECT` before each
+/// database's keys.
+pub struct RespSink<W: Write> {
+    out: W,
+    db: Option<usize>,
+    buf: Vec<u8>,
+}
+
+impl<W: Write> RespSink<W> {
+    pub fn new(out: W) -> Self {
+        RespSink {
+            out,
+            db: None,
+            buf: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn batched<'a>(&mut self, cmd: &[u8], key: &[u8], items: impl Iterator<Item = Vec<&'a [u8]>>) {
+        let mut args: Vec<&[u8]> = Vec::with_capacity(2 + ITEMS_PER_CMD * 2);
+        let mut count = 0;
+        for item in items {
+            if args.is_empty() {
+                args.push(cmd);
+                args.push(key);
+            }
+            args.extend(item);
+            count += 1;
+            if count == ITEMS_PER_CMD {
+                encode_command(&mut self.buf, args.iter().copied());
+                args.clear();
+                count = 0;
+            }
+        }
+        if !args.is_empty() {
+            encode_command(&mut self.buf, args.iter().copied());
+        }
+    }
+}
+
+impl<W: Write> BaseSink for RespSink<W> {
+    fn key(&mut self, db: usize, key: &[u8], value: &Value, expire: i64) -> io::Result<()> {
+        let mut num = itoa::Buffer::new();
+        if self.db != Some(db) {
+            encode_command(&mut self.buf, [&b"SELECT"[..], num.format(db).as_bytes()].into_iter());
+            self.db = Some(db);
+        }
+        match value {
+            Value::Int(i) => {
+                let mut nb = itoa::Buffer::new();
+                encode_command(
+                    &mut self.buf,
+                    [&b"SET"[..], key, nb.format(*i).as_bytes()].into_iter(),
+                );
+            }
+            Value::Str(s) => {
+                encode_command(&mut self.buf, [&b"SET"[..], key, s.as_slice()].into_iter())
+            }
+            Value::List(l) => self.batched(b"RPUSH", key, l.iter().map(|e| vec![e])),
+            Value::Set(s) => {
+                // Integer members need their decimal text to outlive the batch.
+                let members: Vec<Vec<u8>> = s.iter().map(|m| m.to_vec()).collect();
+                self.batched(b"SADD", key, members.iter().map(|m| vec![m.as_slice()]));
+            }
+            Value::Hash(h) => self.batched(b"HMSET", key, h.iter().map(|(f, v)| vec![f, v])),
+        }
+        if expire != NO_EXPIRE {
+            encode_command(
+                &mut self.buf,
+                [&b"PEXPIREAT"[..], key, num.format(expire).as_bytes()].into_iter(),
+            );
+        }
+        if self.buf.len() >= 32 * 1024 {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.flush()
+    }
+}
