@@ -183,9 +183,8 @@ mod tests {
             replay(&s, "f", &data).unwrap(),
             Loaded::Truncated(good as u64)
         );
-        let mut db = s.keyspace.view_one(0, b"a");
-        assert!(db.get(b"a").is_some());
-        assert!(db.get(b"b").is_none());
+        assert!(s.keyspace.view_one(0, b"a").get(b"a").is_some());
+        assert!(s.keyspace.view_one(0, b"b").get(b"b").is_none());
     }
 
     #[test]

@@ -717,7 +717,6 @@ impl Aof {
             self.rewriting.store(false, Ordering::SeqCst);
             return Err("ERR Can't start the AOF rewrite thread");
         }
-        log::notice("Background append only file rewriting started");
         Ok(())
     }
 
@@ -752,6 +751,7 @@ impl Aof {
                 "Creating AOF incr file {} on background rewrite",
                 incr.name
             ));
+            log::notice("Background append only file rewriting started");
             if was_on {
                 // Recorded now, so writes after the cut are loaded even if
                 // the rewrite never completes.
