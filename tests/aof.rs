@@ -333,6 +333,16 @@ fn dump(c: &mut redis::Connection) -> BTreeMap<String, String> {
                         redis::cmd("HGETALL").arg(&k).query(c).unwrap();
                     format!("{m:?}")
                 }
+                "zset" => format!(
+                    "{:?}",
+                    redis::cmd("ZRANGE")
+                        .arg(&k)
+                        .arg(0)
+                        .arg(-1)
+                        .arg("WITHSCORES")
+                        .query::<Vec<Vec<u8>>>(c)
+                        .unwrap()
+                ),
                 other => format!("<{other}>"),
             };
             let ttl: i64 = redis::cmd("PTTL").arg(&k).query(c).unwrap();
@@ -377,6 +387,15 @@ fn fill(c: &mut redis::Connection) {
     }
     cmd.exec(c).unwrap();
     q(c, &["EXPIRE", "hash", "5000"]);
+    q(c, &["ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c", "0.1", "d"]);
+    let mut cmd = redis::cmd("ZADD");
+    cmd.arg("bigzset");
+    for (i, m) in many.iter().enumerate() {
+        cmd.arg(i as f64 / 3.0).arg(m);
+    }
+    cmd.exec(c).unwrap();
+    q(c, &["ZADD", "zset", "INCR", "0.2", "d"]);
+    q(c, &["ZPOPMIN", "zset"]);
     q(c, &["SELECT", "2"]);
     q(c, &["SET", "in-db-2", "x"]);
     q(c, &["LPUSH", "l2", "z"]);

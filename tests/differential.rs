@@ -221,7 +221,10 @@ corpus_tests!(
     sets,
     hashes,
     pubsub,
-    lists
+    lists,
+    zsets,
+    sort,
+    collections_errors
 );
 
 #[test]

@@ -19,8 +19,10 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use crate::protocol::reply::Reply;
 use crate::server::client::Client;
@@ -147,6 +149,10 @@ pub enum Keys {
     /// Keys found by a function (`numkeys` forms and the like); it pushes
     /// argument indexes.
     Custom(fn(&Args, &mut Vec<usize>)),
+    /// Like `Custom`, but the function returns true when this particular
+    /// call must see the whole keyspace (SORT with BY/GET patterns, which
+    /// name keys built from the data): then every shard is locked.
+    CustomOrAll(fn(&Args, &mut Vec<usize>) -> bool),
     /// Every shard (whole-keyspace commands).
     All,
 }
@@ -342,6 +348,8 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         introspection::COMMANDS,
         sets::COMMANDS,
         lists::COMMANDS,
+        zsets::COMMANDS,
+        sort::COMMANDS,
         aof::COMMANDS,
     ]
 }
@@ -586,6 +594,19 @@ pub fn run(
                     .map(|i| args.get(i)),
             )
         }
+        Keys::CustomOrAll(f) => {
+            let mut idx = Vec::new();
+            if f(args, &mut idx) {
+                ks.view_all(db_index)
+            } else {
+                ks.view_keys(
+                    db_index,
+                    idx.into_iter()
+                        .filter(|&i| i < args.len())
+                        .map(|i| args.get(i)),
+                )
+            }
+        }
         Keys::All => ks.view_all(db_index),
     };
     call(srv, client, out, args, def, id, errors_before, &mut db);
@@ -771,6 +792,34 @@ mod tests {
         assert!((at - crate::storage::keyspace::unix_ms() - 100_000).abs() < 5_000);
         assert!(text.contains("PXAT"), "{text}");
         assert!(text.ends_with(&resp(&[&["DEL", "t"]])), "{text}");
+    }
+
+    #[test]
+    fn zmpop_reaches_the_feed_as_a_single_key_pop() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        send(
+            &srv,
+            &mut c,
+            &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "2"],
+        );
+        send(&srv, &mut c, &["ZMPOP", "1", "nokey", "MIN"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["ZPOPMAX", "z", "2"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
     }
 
     #[test]

@@ -504,7 +504,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     ),
     e("set-max-intset-entries", int(0, I64_MAX), "512", M),
     aka(
-        d("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
+        e("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
         "zset-max-ziplist-entries",
     ),
     d("active-defrag-ignore-bytes", mem(1, I64_MAX), "100mb", M),
@@ -514,7 +514,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     ),
     d("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
     aka(
-        d("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
+        e("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
         "zset-max-ziplist-value",
     ),
     d("hll-sparse-max-bytes", mem(0, I64_MAX), "3000", M),

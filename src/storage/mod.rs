@@ -11,3 +11,4 @@ pub mod notify;
 pub mod set;
 pub mod value;
 pub mod watch;
+pub mod zset;

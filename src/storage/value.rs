@@ -9,6 +9,7 @@
 use crate::storage::hash::HashValue;
 use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
+use crate::storage::zset::ZSetValue;
 use compact_bytes::CompactBytes;
 
 /// Redis creates `embstr` strings up to this length, `raw` above it.
@@ -30,6 +31,8 @@ pub enum Value {
     Hash(Box<HashValue>),
     /// A list (`quicklist`).
     List(Box<ListValue>),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(Box<ZSetValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -40,6 +43,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 }
@@ -84,6 +88,7 @@ impl Entry {
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
             Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

@@ -75,6 +75,16 @@ pub fn value_digest(e: &Entry) -> Digest {
                 mix_digest(&mut d, it);
             }
         }
+        Value::ZSet(z) => {
+            // Ordered, so the entries are mixed in sequence.
+            let mut buf = Vec::new();
+            z.walk(0, z.len(), false, |score, m| {
+                mix_digest(&mut d, m);
+                buf.clear();
+                crate::util::float::fmt_double(score, &mut buf);
+                mix_digest(&mut d, &buf);
+            });
+        }
         // Types added later must extend this; until then, their type name
         // alone is mixed in.
         _ => {}
@@ -213,6 +223,15 @@ pub fn serialized_len(e: &Entry) -> usize {
                         rdb_len_bytes(b.len()) + b.len()
                     })
                     .sum::<usize>()
+        }
+        // Counted as RDB's member string + binary double pairs (Redis
+        // stores a small sorted set as one listpack blob).
+        Value::ZSet(z) => {
+            let mut n = rdb_len_bytes(z.len());
+            z.walk(0, z.len(), false, |_, m| {
+                n += rdb_len_bytes(m.len()) + m.len() + 8
+            });
+            n
         }
         _ => 0,
     }

@@ -44,7 +44,7 @@ pub fn walk_locked(db: &mut Db, sink: &mut dyn BaseSink) -> io::Result<u64> {
 const ITEMS_PER_CMD: usize = 64;
 
 /// Writes the dataset as RESP commands (the base with
-/// `aof-use-rdb-preamble no`): `SET`, `RPUSH`, `SADD`, `HMSET` in batches
+/// `aof-use-rdb-preamble no`): `SET`, `RPUSH`, `SADD`, `HMSET`, `ZADD` in batches
 /// of 64 elements, `PEXPIREAT` for keys with a TTL, `SELECT` before each
 /// database's keys.
 pub struct RespSink<W: Write> {
@@ -113,6 +113,16 @@ impl<W: Write> BaseSink for RespSink<W> {
                 self.batched(b"SADD", key, members.iter().map(|m| vec![m.as_slice()]));
             }
             Value::Hash(h) => self.batched(b"HMSET", key, h.iter().map(|(f, v)| vec![f, v])),
+            Value::ZSet(z) => {
+                // `%.17g` scores, as Redis's rewrite writes them.
+                let mut pairs: Vec<(Vec<u8>, &[u8])> = Vec::with_capacity(z.len());
+                z.walk(0, z.len(), false, |score, member| {
+                    let mut sc = Vec::new();
+                    crate::util::float::fmt_double(score, &mut sc);
+                    pairs.push((sc, member));
+                });
+                self.batched(b"ZADD", key, pairs.iter().map(|(s, m)| vec![s.as_slice(), *m]));
+            }
         }
         if expire != NO_EXPIRE {
             encode_command(
