@@ -90,7 +90,13 @@ fn step(data: &[u8], pos: usize) -> Step {
 
 /// A client that replays commands: authenticated, never replied to.
 pub fn fake_client(srv: &Shared) -> Client {
-    let info = Arc::new(ClientInfo::new(u64::MAX, String::new(), String::new(), -1, false));
+    let info = Arc::new(ClientInfo::new(
+        u64::MAX,
+        String::new(),
+        String::new(),
+        -1,
+        false,
+    ));
     let mut c = Client::new(srv, info, srv.workers.len() - 1, true);
     c.authenticated = true;
     c

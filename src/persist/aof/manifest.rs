@@ -188,8 +188,7 @@ impl Manifest {
         }
         self.base_seq = self.base_seq.max(base.seq);
         self.base = Some(base);
-        let (keep, old): (Vec<_>, Vec<_>) =
-            self.incrs.drain(..).partition(|f| f.seq >= keep_from);
+        let (keep, old): (Vec<_>, Vec<_>) = self.incrs.drain(..).partition(|f| f.seq >= keep_from);
         for mut f in old {
             f.kind = FileType::History;
             self.history.push(f);
@@ -215,7 +214,10 @@ mod tests {
         assert_eq!(m.incrs.len(), 2);
         assert_eq!(m.history.len(), 1);
         assert_eq!(m.to_text(), text);
-        assert_eq!(m.next_incr("appendonly.aof").name, "appendonly.aof.4.incr.aof");
+        assert_eq!(
+            m.next_incr("appendonly.aof").name,
+            "appendonly.aof.4.incr.aof"
+        );
         assert_eq!(
             m.next_base("appendonly.aof", false).name,
             "appendonly.aof.3.base.aof"

@@ -82,6 +82,20 @@ struct Files {
     backlog: Vec<u8>,
 }
 
+/// `(name, value)` lines of INFO.
+pub type InfoFields = Vec<(&'static str, String)>;
+
+/// The server must not start (the reason was logged).
+#[derive(Debug)]
+pub struct StartFailed;
+
+/// Errors are logged where they happen (`map_err(|e| log::warning(..))`).
+impl From<()> for StartFailed {
+    fn from(_: ()) -> StartFailed {
+        StartFailed
+    }
+}
+
 /// See the module documentation.
 pub struct Aof {
     /// True while replies must wait for fsync (AOF on, `always`).
@@ -238,9 +252,7 @@ impl Aof {
         match (&*file).write_all(&data) {
             Ok(()) => {
                 if !self.last_write_ok.swap(true, Ordering::Relaxed) {
-                    log::warning(
-                        "AOF write error looks solved, Redis can write again.",
-                    );
+                    log::warning("AOF write error looks solved, Redis can write again.");
                 }
                 f.incr_size += data.len() as u64;
                 self.written.store(end, Ordering::Release);
@@ -253,9 +265,7 @@ impl Aof {
                     std::process::exit(1);
                 }
                 if self.last_write_ok.swap(false, Ordering::Relaxed) {
-                    log::warning(&format!(
-                        "Error writing to the AOF file: {e}"
-                    ));
+                    log::warning(&format!("Error writing to the AOF file: {e}"));
                 }
                 // Redis keeps the buffer and retries; a partial write may
                 // have landed, so the file is cut back before retrying.
@@ -280,12 +290,11 @@ impl Aof {
         }
         let end = self.drain_feed(srv, &mut f);
         if f.params.policy == AppendFsync::Always && f.backlog.is_empty() {
-            if self.fsynced() < end {
-                if let Some(file) = &f.incr
-                    && let Err(e) = file.sync_data()
-                {
-                    fatal_fsync(&e);
-                }
+            if self.fsynced() < end
+                && let Some(file) = &f.incr
+                && let Err(e) = file.sync_data()
+            {
+                fatal_fsync(&e);
             }
             drop(f);
             self.publish_synced(end);
@@ -321,9 +330,7 @@ impl Aof {
             };
             if written > self.fsynced() {
                 if let Err(e) = file.sync_data() {
-                    log::warning(&format!(
-                        "Error during AOF fsync in the background: {e}"
-                    ));
+                    log::warning(&format!("Error during AOF fsync in the background: {e}"));
                     continue;
                 }
                 self.publish_synced(written);
@@ -352,9 +359,12 @@ impl Aof {
     /// Writes the manifest: temp file, fsync, rename, fsync the directory.
     fn persist_manifest(f: &Files) -> std::io::Result<()> {
         let p = &f.params;
-        let tmp = p
-            .dir
-            .join(format!("{}{}{}", manifest::TEMP, p.prefix, manifest::MANIFEST));
+        let tmp = p.dir.join(format!(
+            "{}{}{}",
+            manifest::TEMP,
+            p.prefix,
+            manifest::MANIFEST
+        ));
         {
             let mut t = File::create(&tmp)?;
             t.write_all(f.manifest.to_text().as_bytes())?;
@@ -373,7 +383,7 @@ impl Aof {
     /// incremental file from the (empty) dataset as Redis does; then open
     /// the incremental file and start consuming the feed. `Err` means the
     /// server must not start (the reason was logged).
-    pub fn start_on_boot(self: &Arc<Self>, srv: &Arc<Shared>) -> Result<(), ()> {
+    pub fn start_on_boot(self: &Arc<Self>, srv: &Arc<Shared>) -> Result<(), StartFailed> {
         let settings = srv.settings();
         let params = Params::from_settings(&settings);
         let _ = self.server.set(Arc::downgrade(srv));
@@ -386,7 +396,7 @@ impl Aof {
                 "Can't open or create append-only dir {}: {e}",
                 params.dir.display()
             ));
-            return Err(());
+            return Err(StartFailed);
         }
         let mpath = params.manifest_path();
         let mut f = self.files.lock();
@@ -408,7 +418,8 @@ impl Aof {
             let path = params.dir.join(&base.name);
             let mut db = srv.keyspace.view_all(0);
             let res = (|| -> std::io::Result<u64> {
-                let mut sink = rewrite::RespSink::new(std::io::BufWriter::new(File::create(&path)?));
+                let mut sink =
+                    rewrite::RespSink::new(std::io::BufWriter::new(File::create(&path)?));
                 rewrite::walk_locked(&mut db, &mut sink)?;
                 let file = sink.into_inner().into_inner().map_err(|e| e.into_error())?;
                 file.sync_all()?;
@@ -418,29 +429,44 @@ impl Aof {
             match res {
                 Ok(size) => f.base_size = size,
                 Err(e) => {
-                    log::warning(&format!("Can't create the AOF base file {}: {e}", base.name));
-                    return Err(());
+                    log::warning(&format!(
+                        "Can't create the AOF base file {}: {e}",
+                        base.name
+                    ));
+                    return Err(StartFailed);
                 }
             }
-            log::notice(&format!("Creating AOF base file {} on server start", base.name));
+            log::notice(&format!(
+                "Creating AOF base file {} on server start",
+                base.name
+            ));
             f.manifest.switch_base(base, 0);
         }
         let reopen = f.manifest.incrs.last().cloned();
         let incr = match reopen {
             Some(last) => {
-                log::notice(&format!("Opening AOF incr file {} on server start", last.name));
+                log::notice(&format!(
+                    "Opening AOF incr file {} on server start",
+                    last.name
+                ));
                 last
             }
             None => {
                 let i = f.manifest.next_incr(&params.prefix);
-                log::notice(&format!("Creating AOF incr file {} on server start", i.name));
+                log::notice(&format!(
+                    "Creating AOF incr file {} on server start",
+                    i.name
+                ));
                 f.manifest.add_incr(i.clone());
                 i
             }
         };
         let path = params.dir.join(&incr.name);
         let file = Self::open_append(&path).map_err(|e| {
-            log::warning(&format!("Can't open the append-only file {}: {e}", incr.name))
+            log::warning(&format!(
+                "Can't open the append-only file {}: {e}",
+                incr.name
+            ))
         })?;
         f.incr_size = file.metadata().map(|m| m.len()).unwrap_or(0);
         f.older_incr_size = f
@@ -452,9 +478,8 @@ impl Aof {
             .sum();
         f.incr = Some(Arc::new(file));
         let history: Vec<AofFile> = std::mem::take(&mut f.manifest.history);
-        Self::persist_manifest(&f).map_err(|e| {
-            log::warning(&format!("Can't persist the AOF manifest: {e}"))
-        })?;
+        Self::persist_manifest(&f)
+            .map_err(|e| log::warning(&format!("Can't persist the AOF manifest: {e}")))?;
         for h in history {
             let _ = std::fs::remove_file(params.dir.join(&h.name));
         }
@@ -466,7 +491,12 @@ impl Aof {
     }
 
     /// Loads base and increments in order (called with `files` locked).
-    fn load_files(&self, srv: &Shared, f: &mut Files, truncated_ok: bool) -> Result<(), ()> {
+    fn load_files(
+        &self,
+        srv: &Shared,
+        f: &mut Files,
+        truncated_ok: bool,
+    ) -> Result<(), StartFailed> {
         let start = Instant::now();
         let order: Vec<AofFile> = f.manifest.load_order().cloned().collect();
         let last = order.len().saturating_sub(1);
@@ -476,30 +506,36 @@ impl Aof {
             let t0 = Instant::now();
             let data = match std::fs::read(&path) {
                 Ok(d) => d,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && file.kind == FileType::Incr => {
-                    log::warning(&format!(
-                        "The AOF file {} doesn't exist",
-                        file.name
-                    ));
-                    return Err(());
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound && file.kind == FileType::Incr =>
+                {
+                    log::warning(&format!("The AOF file {} doesn't exist", file.name));
+                    return Err(StartFailed);
                 }
                 Err(e) => {
                     log::warning(&format!(
                         "Fatal error: can't open the append log file {} for reading: {e}",
                         file.name
                     ));
-                    return Err(());
+                    return Err(StartFailed);
                 }
             };
             total += data.len() as u64;
             if data.is_empty() {
                 continue;
             }
-            let what = if file.kind == FileType::Base { "base" } else { "incr" };
+            let what = if file.kind == FileType::Base {
+                "base"
+            } else {
+                "incr"
+            };
             let rest = if data.starts_with(b"REDIS") {
                 log::notice("Reading RDB base file on AOF loading...");
                 let used = crate::persist::load_rdb_preamble(srv, &data).map_err(|e| {
-                    log::warning(&format!("Error reading the RDB base file {}, AOF loading aborted: {e}", file.name))
+                    log::warning(&format!(
+                        "Error reading the RDB base file {}, AOF loading aborted: {e}",
+                        file.name
+                    ))
                 })?;
                 if used < data.len() {
                     log::notice("Reading the remaining AOF tail...");
@@ -509,22 +545,20 @@ impl Aof {
                 0
             };
             match load::replay(srv, &file.name, &data[rest..]) {
-                Err(load::BadFormat) => return Err(()),
+                Err(load::BadFormat) => return Err(StartFailed),
                 Ok(load::Loaded::Complete) => {}
                 Ok(load::Loaded::Truncated(valid)) => {
                     let valid = valid + rest as u64;
                     if i != last {
-                        log::warning(&format!(
-                            "Fatal error: the truncated file is not the last file"
-                        ));
-                        return Err(());
+                        log::warning("Fatal error: the truncated file is not the last file");
+                        return Err(StartFailed);
                     }
                     if !truncated_ok {
                         log::warning(&format!(
                             "Unexpected end of file reading the append only file {}. You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
                             file.name
                         ));
-                        return Err(());
+                        return Err(StartFailed);
                     }
                     log::warning(&format!(
                         "!!! Warning: short read while loading the AOF file {}!!!",
@@ -540,7 +574,7 @@ impl Aof {
                     });
                     if let Err(e) = cut {
                         log::warning(&format!("Error truncating the AOF file {}: {e}", file.name));
-                        return Err(());
+                        return Err(StartFailed);
                     }
                     total -= data.len() as u64 - valid;
                     log::warning(&format!(
@@ -622,7 +656,9 @@ impl Aof {
                     return Ok(());
                 };
                 if st.appendonly && !me.enabled() {
-                    if let Err(e) = std::fs::create_dir_all(Path::new(&st.dir).join(&st.appenddirname)) {
+                    if let Err(e) =
+                        std::fs::create_dir_all(Path::new(&st.dir).join(&st.appenddirname))
+                    {
                         return Err(format!("Can't open or create append-only dir: {e}"));
                     }
                     me.start_rewrite(&srv, Params::from_settings(st))
@@ -683,7 +719,11 @@ impl Aof {
         self.start_rewrite(srv, params)
     }
 
-    fn start_rewrite(self: &Arc<Self>, srv: &Arc<Shared>, params: Params) -> Result<(), &'static str> {
+    fn start_rewrite(
+        self: &Arc<Self>,
+        srv: &Arc<Shared>,
+        params: Params,
+    ) -> Result<(), &'static str> {
         if self.rewriting.swap(true, Ordering::SeqCst) {
             return Err("ERR Background append only file rewriting already in progress");
         }
@@ -723,9 +763,11 @@ impl Aof {
     /// The rewrite itself (see the module documentation).
     fn rewrite(self: &Arc<Self>, srv: &Arc<Shared>, params: Params) -> std::io::Result<()> {
         let was_on = self.enabled();
-        let tmp_base = params
-            .dir
-            .join(format!("{}rewriteaof-bg-{}.aof", manifest::TEMP, std::process::id()));
+        let tmp_base = params.dir.join(format!(
+            "{}rewriteaof-bg-{}.aof",
+            manifest::TEMP,
+            std::process::id()
+        ));
         let (new_incr, new_base, base_size) = {
             // Every shard locked: no command can append to the feed, so
             // the feed's current end is the point in time of the base.
@@ -805,15 +847,17 @@ impl Aof {
         Self::persist_manifest(&f)?;
         f.base_size = base_size;
         f.older_incr_size = 0;
-        self.rewrite_base_size
-            .store(base_size, Ordering::Relaxed);
+        self.rewrite_base_size.store(base_size, Ordering::Relaxed);
         if !was_on || params.policy == AppendFsync::Always {
             self.always
                 .store(f.params.policy == AppendFsync::Always, Ordering::Relaxed);
         }
         drop(f);
         for h in history {
-            log::notice(&format!("Removing the history file {} in the background", h.name));
+            log::notice(&format!(
+                "Removing the history file {} in the background",
+                h.name
+            ));
             let _ = std::fs::remove_file(params.dir.join(&h.name));
         }
         Ok(())
@@ -847,7 +891,7 @@ impl Aof {
 
     /// The AOF fields of `INFO persistence` (Redis 7.0's names and
     /// order): those always shown, then those shown while AOF is on.
-    pub fn info_fields(&self) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
+    pub fn info_fields(&self) -> (InfoFields, InfoFields) {
         let on = self.enabled();
         let cur_rewrite = self
             .rewrite_started
@@ -857,17 +901,32 @@ impl Aof {
         let ok = |b: bool| if b { "ok" } else { "err" }.to_string();
         let head = vec![
             ("aof_enabled", (on as u8).to_string()),
-            ("aof_rewrite_in_progress", (self.rewrite_in_progress() as u8).to_string()),
+            (
+                "aof_rewrite_in_progress",
+                (self.rewrite_in_progress() as u8).to_string(),
+            ),
             ("aof_rewrite_scheduled", "0".into()),
-            ("aof_last_rewrite_time_sec", self.last_rewrite_secs.load(Ordering::Relaxed).to_string()),
+            (
+                "aof_last_rewrite_time_sec",
+                self.last_rewrite_secs.load(Ordering::Relaxed).to_string(),
+            ),
             ("aof_current_rewrite_time_sec", cur_rewrite.to_string()),
-            ("aof_last_bgrewrite_status", ok(self.last_rewrite_ok.load(Ordering::Relaxed))),
-            ("aof_rewrites", self.rewrites.load(Ordering::Relaxed).to_string()),
+            (
+                "aof_last_bgrewrite_status",
+                ok(self.last_rewrite_ok.load(Ordering::Relaxed)),
+            ),
+            (
+                "aof_rewrites",
+                self.rewrites.load(Ordering::Relaxed).to_string(),
+            ),
             (
                 "aof_rewrites_consecutive_failures",
                 self.rewrite_failures.load(Ordering::Relaxed).to_string(),
             ),
-            ("aof_last_write_status", ok(self.last_write_ok.load(Ordering::Relaxed))),
+            (
+                "aof_last_write_status",
+                ok(self.last_write_ok.load(Ordering::Relaxed)),
+            ),
             ("aof_last_cow_size", "0".into()),
         ];
         let mut tail = Vec::new();
@@ -875,7 +934,10 @@ impl Aof {
             let backlog = self.files.lock().backlog.len();
             tail = vec![
                 ("aof_current_size", self.current_size().to_string()),
-                ("aof_base_size", self.rewrite_base_size.load(Ordering::Relaxed).to_string()),
+                (
+                    "aof_base_size",
+                    self.rewrite_base_size.load(Ordering::Relaxed).to_string(),
+                ),
                 ("aof_pending_rewrite", "0".into()),
                 ("aof_buffer_length", backlog.to_string()),
                 ("aof_pending_bio_fsync", "0".into()),

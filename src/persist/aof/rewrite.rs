@@ -92,7 +92,10 @@ impl<W: Write> BaseSink for RespSink<W> {
     fn key(&mut self, db: usize, key: &[u8], value: &Value, expire: i64) -> io::Result<()> {
         let mut num = itoa::Buffer::new();
         if self.db != Some(db) {
-            encode_command(&mut self.buf, [&b"SELECT"[..], num.format(db).as_bytes()].into_iter());
+            encode_command(
+                &mut self.buf,
+                [&b"SELECT"[..], num.format(db).as_bytes()].into_iter(),
+            );
             self.db = Some(db);
         }
         match value {
@@ -121,7 +124,11 @@ impl<W: Write> BaseSink for RespSink<W> {
                     crate::util::float::fmt_double(score, &mut sc);
                     pairs.push((sc, member));
                 });
-                self.batched(b"ZADD", key, pairs.iter().map(|(s, m)| vec![s.as_slice(), *m]));
+                self.batched(
+                    b"ZADD",
+                    key,
+                    pairs.iter().map(|(s, m)| vec![s.as_slice(), *m]),
+                );
             }
         }
         if expire != NO_EXPIRE {
