@@ -224,7 +224,8 @@ corpus_tests!(
     lists,
     zsets,
     sort,
-    collections_errors
+    collections_errors,
+    streams
 );
 
 #[test]

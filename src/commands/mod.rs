@@ -20,6 +20,7 @@ pub mod pubsub;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -347,6 +348,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        streams::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
         sort::COMMANDS,
@@ -543,10 +545,14 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
         }
         m.queue(args, def, id);
         let queued = m.cmds.len() as i64;
-        client
-            .info
-            .multi
-            .store(queued, std::sync::atomic::Ordering::Relaxed);
+        let info = &client.info;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        info.multi.store(queued, relaxed);
+        // As Redis's `argv_len_sums`: argument bytes plus a pointer each.
+        let mem: usize = args.iter().map(|a| a.len() + 8).sum();
+        info.multi_mem.fetch_add(mem, relaxed);
+        // CLIENT LIST's `cmd` is the last command queued, as in Redis.
+        info.last_cmd.store(id + 1, relaxed);
         out.simple(b"QUEUED");
         return;
     }
@@ -667,8 +673,8 @@ pub fn call(
         }
     }
     if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
-        let limit = client.settings.client_output_buffer_limit[1];
-        srv.monitors.feed(client.db, &client.info, args, &limit);
+        let limit = &client.settings.client_output_buffer_limit[crate::server::outlimit::NORMAL];
+        srv.monitors.feed(srv, client.db, &client.info, args, limit);
     }
     client.note_call(
         srv,
@@ -818,6 +824,33 @@ mod tests {
             &["SELECT", "0"],
             &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
             &["ZPOPMAX", "z", "2"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    #[test]
+    fn xadd_propagates_the_id_used_and_an_exact_trim() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["XADD", "s", "5-*", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "1", "6-0", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "0", "7-0", "f", "v"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["XADD", "s", "5-0", "f", "v"],
+            &["XADD", "s", "6-0", "f", "v"],
+            &["XTRIM", "s", "MINID", "=", "6-0"],
+            &["XADD", "s", "7-0", "f", "v"],
+            &["XTRIM", "s", "MAXLEN", "=", "0"],
         ]);
         assert_eq!(String::from_utf8_lossy(&buf), want);
     }

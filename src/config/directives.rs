@@ -494,7 +494,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("slowlog-log-slower-than", int(-1, I64_MAX), "10000", M),
     e("latency-monitor-threshold", int(0, I64_MAX), "0", M),
     e("proto-max-bulk-len", mem(1024 * 1024, I64_MAX), "512mb", M),
-    d("stream-node-max-entries", int(0, I64_MAX), "100", M),
+    e("stream-node-max-entries", int(0, I64_MAX), "100", M),
     d("repl-backlog-size", mem(1, I64_MAX), "1mb", M),
     d("maxmemory", mem(0, U64_MAX), "0", M),
     d("cluster-link-sendbuf-limit", mem(0, U64_MAX), "0", M),
@@ -512,7 +512,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         e("hash-max-listpack-value", mem(0, I64_MAX), "64", M),
         "hash-max-ziplist-value",
     ),
-    d("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
+    e("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
     aka(
         e("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
         "zset-max-ziplist-value",

@@ -9,6 +9,7 @@
 use crate::storage::hash::HashValue;
 use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
+use crate::storage::stream::Stream;
 use crate::storage::zset::ZSetValue;
 use compact_bytes::CompactBytes;
 
@@ -29,6 +30,8 @@ pub enum Value {
     Set(Box<SetValue>),
     /// A hash (`listpack` or `hashtable`).
     Hash(Box<HashValue>),
+    /// A stream.
+    Stream(Box<Stream>),
     /// A list (`quicklist`).
     List(Box<ListValue>),
     /// A sorted set (`listpack` or `skiplist`).
@@ -42,6 +45,7 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
+            Value::Stream(_) => "stream",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
         }
@@ -87,6 +91,7 @@ impl Entry {
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Stream(_) => "stream",
             Value::List(l) => l.encoding(),
             Value::ZSet(z) => z.encoding(),
         }

@@ -88,6 +88,99 @@ impl<W: Write> RespSink<W> {
     }
 }
 
+impl<W: Write> RespSink<W> {
+    /// A stream as Redis's rewrite writes it: one `XADD` per entry (or an
+    /// `XADD … MAXLEN 0` that leaves an empty stream with the right last
+    /// id), `XSETID` with the counters, then each group (`XGROUP CREATE …
+    /// ENTRIESREAD`), its pending entries (`XCLAIM … TIME RETRYCOUNT JUSTID
+    /// FORCE`) and its consumers without pending entries
+    /// (`XGROUP CREATECONSUMER`).
+    fn stream(&mut self, key: &[u8], st: &crate::storage::stream::Stream) {
+        use crate::storage::stream::StreamId;
+        let mut n = itoa::Buffer::new();
+        if st.is_empty() {
+            let last = st.last_id.to_bytes();
+            encode_command(
+                &mut self.buf,
+                [&b"XADD"[..], key, b"MAXLEN", b"0", &last, b"x", b"y"].into_iter(),
+            );
+        } else {
+            for e in st.range(StreamId::new(0, 0), StreamId::new(u64::MAX, u64::MAX)) {
+                let id = e.id.to_bytes();
+                let mut args: Vec<&[u8]> = vec![b"XADD", key, &id];
+                for (f, v) in e.pairs() {
+                    args.push(f);
+                    args.push(v);
+                }
+                encode_command(&mut self.buf, args.iter().copied());
+            }
+        }
+        let (last, maxdel) = (st.last_id.to_bytes(), st.max_deleted_id.to_bytes());
+        let added = n.format(st.entries_added).to_string();
+        encode_command(
+            &mut self.buf,
+            [
+                &b"XSETID"[..],
+                key,
+                &last,
+                b"ENTRIESADDED",
+                added.as_bytes(),
+                b"MAXDELETEDID",
+                &maxdel,
+            ]
+            .into_iter(),
+        );
+        for (name, g) in &st.groups {
+            let gid = g.last_id.to_bytes();
+            let read = n.format(g.entries_read).to_string();
+            encode_command(
+                &mut self.buf,
+                [
+                    &b"XGROUP"[..],
+                    b"CREATE",
+                    key,
+                    name,
+                    &gid,
+                    b"ENTRIESREAD",
+                    read.as_bytes(),
+                ]
+                .into_iter(),
+            );
+            for (id, p) in &g.pel {
+                let idb = id.to_bytes();
+                let time = n.format(p.delivery_time).to_string();
+                let count = itoa::Buffer::new().format(p.delivery_count).to_string();
+                encode_command(
+                    &mut self.buf,
+                    [
+                        &b"XCLAIM"[..],
+                        key,
+                        name,
+                        &p.consumer,
+                        b"0",
+                        &idb,
+                        b"TIME",
+                        time.as_bytes(),
+                        b"RETRYCOUNT",
+                        count.as_bytes(),
+                        b"JUSTID",
+                        b"FORCE",
+                    ]
+                    .into_iter(),
+                );
+            }
+            for (cname, c) in &g.consumers {
+                if c.pel.is_empty() {
+                    encode_command(
+                        &mut self.buf,
+                        [&b"XGROUP"[..], b"CREATECONSUMER", key, name, cname].into_iter(),
+                    );
+                }
+            }
+        }
+    }
+}
+
 impl<W: Write> BaseSink for RespSink<W> {
     fn key(&mut self, db: usize, key: &[u8], value: &Value, expire: i64) -> io::Result<()> {
         let mut num = itoa::Buffer::new();
@@ -116,6 +209,7 @@ impl<W: Write> BaseSink for RespSink<W> {
                 self.batched(b"SADD", key, members.iter().map(|m| vec![m.as_slice()]));
             }
             Value::Hash(h) => self.batched(b"HMSET", key, h.iter().map(|(f, v)| vec![f, v])),
+            Value::Stream(st) => self.stream(key, st),
             Value::ZSet(z) => {
                 // `%.17g` scores, as Redis's rewrite writes them.
                 let mut pairs: Vec<(Vec<u8>, &[u8])> = Vec::with_capacity(z.len());
