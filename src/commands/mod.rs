@@ -7,6 +7,7 @@
 //! authentication, locks the shards of the command's keys and runs the
 //! handler, then records statistics.
 
+pub mod aof;
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
@@ -351,6 +352,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         lists::COMMANDS,
         zsets::COMMANDS,
         sort::COMMANDS,
+        aof::COMMANDS,
     ]
 }
 
