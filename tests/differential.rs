@@ -221,7 +221,11 @@ corpus_tests!(
     sets,
     hashes,
     pubsub,
-    lists
+    lists,
+    zsets,
+    sort,
+    collections_errors,
+    streams
 );
 
 #[test]

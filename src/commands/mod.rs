@@ -7,6 +7,7 @@
 //! authentication, locks the shards of the command's keys and runs the
 //! handler, then records statistics.
 
+pub mod aof;
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
@@ -18,8 +19,11 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use crate::protocol::reply::Reply;
 use crate::server::client::Client;
@@ -146,6 +150,10 @@ pub enum Keys {
     /// Keys found by a function (`numkeys` forms and the like); it pushes
     /// argument indexes.
     Custom(fn(&Args, &mut Vec<usize>)),
+    /// Like `Custom`, but the function returns true when this particular
+    /// call must see the whole keyspace (SORT with BY/GET patterns, which
+    /// name keys built from the data): then every shard is locked.
+    CustomOrAll(fn(&Args, &mut Vec<usize>) -> bool),
     /// Every shard (whole-keyspace commands).
     All,
 }
@@ -340,7 +348,11 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        streams::COMMANDS,
         lists::COMMANDS,
+        zsets::COMMANDS,
+        sort::COMMANDS,
+        aof::COMMANDS,
     ]
 }
 
@@ -533,10 +545,14 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
         }
         m.queue(args, def, id);
         let queued = m.cmds.len() as i64;
-        client
-            .info
-            .multi
-            .store(queued, std::sync::atomic::Ordering::Relaxed);
+        let info = &client.info;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        info.multi.store(queued, relaxed);
+        // As Redis's `argv_len_sums`: argument bytes plus a pointer each.
+        let mem: usize = args.iter().map(|a| a.len() + 8).sum();
+        info.multi_mem.fetch_add(mem, relaxed);
+        // CLIENT LIST's `cmd` is the last command queued, as in Redis.
+        info.last_cmd.store(id + 1, relaxed);
         out.simple(b"QUEUED");
         return;
     }
@@ -583,6 +599,19 @@ pub fn run(
                     .filter(|&i| i < args.len())
                     .map(|i| args.get(i)),
             )
+        }
+        Keys::CustomOrAll(f) => {
+            let mut idx = Vec::new();
+            if f(args, &mut idx) {
+                ks.view_all(db_index)
+            } else {
+                ks.view_keys(
+                    db_index,
+                    idx.into_iter()
+                        .filter(|&i| i < args.len())
+                        .map(|i| args.get(i)),
+                )
+            }
         }
         Keys::All => ks.view_all(db_index),
     };
@@ -644,8 +673,8 @@ pub fn call(
         }
     }
     if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
-        let limit = client.settings.client_output_buffer_limit[1];
-        srv.monitors.feed(client.db, &client.info, args, &limit);
+        let limit = &client.settings.client_output_buffer_limit[crate::server::outlimit::NORMAL];
+        srv.monitors.feed(srv, client.db, &client.info, args, limit);
     }
     client.note_call(
         srv,
@@ -769,6 +798,61 @@ mod tests {
         assert!((at - crate::storage::keyspace::unix_ms() - 100_000).abs() < 5_000);
         assert!(text.contains("PXAT"), "{text}");
         assert!(text.ends_with(&resp(&[&["DEL", "t"]])), "{text}");
+    }
+
+    #[test]
+    fn zmpop_reaches_the_feed_as_a_single_key_pop() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        send(
+            &srv,
+            &mut c,
+            &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "2"],
+        );
+        send(&srv, &mut c, &["ZMPOP", "1", "nokey", "MIN"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["ZPOPMAX", "z", "2"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    #[test]
+    fn xadd_propagates_the_id_used_and_an_exact_trim() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["XADD", "s", "5-*", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "1", "6-0", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "0", "7-0", "f", "v"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["XADD", "s", "5-0", "f", "v"],
+            &["XADD", "s", "6-0", "f", "v"],
+            &["XTRIM", "s", "MINID", "=", "6-0"],
+            &["XADD", "s", "7-0", "f", "v"],
+            &["XTRIM", "s", "MAXLEN", "=", "0"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
     }
 
     #[test]

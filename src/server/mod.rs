@@ -10,6 +10,7 @@ pub mod client;
 pub mod conn;
 pub mod log;
 pub mod monitor;
+pub mod outlimit;
 pub mod pubsub;
 pub mod shared;
 pub mod spin;
@@ -42,6 +43,7 @@ pub fn shutdown_and_exit(srv: &Shared, from_signal: bool) -> ! {
     } else {
         log::warning("User requested shutdown...");
     }
+    srv.aof.shutdown(srv);
     if let Some(sock) = &settings.unixsocket {
         log::notice("Removing the unix socket file.");
         let _ = std::fs::remove_file(sock);
@@ -207,6 +209,9 @@ pub fn run(config: Config) -> i32 {
         settings.port
     ));
     log::notice("Server initialized");
+    if srv.aof.clone().start_on_boot(&srv).is_err() {
+        return 1;
+    }
 
     // Workers.
     let mut senders = Vec::with_capacity(threads);
@@ -515,6 +520,7 @@ fn cron_main(srv: Arc<Shared>) {
                 .expired_keys_active
                 .fetch_add(n, Ordering::Relaxed);
         }
+        srv.aof.cron(&settings);
         // Idle clients.
         if settings.timeout > 0 {
             let now = crate::storage::keyspace::unix_ms();
@@ -529,6 +535,10 @@ fn cron_main(srv: Arc<Shared>) {
                     c.kill();
                 }
             }
+        }
+        // Output buffer limits of clients whose output waits, once a second.
+        if tick.is_multiple_of(hz) {
+            self::outlimit::cron(&srv, &settings);
         }
         // Instantaneous metrics every 100 ms.
         if tick.is_multiple_of((hz / 10).max(1)) {

@@ -546,11 +546,7 @@ impl<'a> Db<'a> {
             Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
-                self.signal(db, key);
-                self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
-                if self.ks.feed.active() {
-                    self.pending.push((db, del_command(key)));
-                }
+                self.expired(db, key);
                 true
             }
             _ => false,
@@ -578,6 +574,14 @@ impl<'a> Db<'a> {
         self.lookup(db, key, false, true)
     }
 
+    /// [`Db::get_notouch`] without the `keymiss` event (Redis's
+    /// `LOOKUP_NONOTIFY`: OBJECT).
+    #[inline]
+    pub fn get_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.lookup_with(db, key, false, true, false)
+    }
+
     /// Looks a key up for a command about to change it (Redis's
     /// `lookupKeyWrite`): lazy expiry and LRU stamp, no hit/miss counted.
     #[inline]
@@ -597,6 +601,20 @@ impl<'a> Db<'a> {
     /// has no TTL or has not expired.
     #[inline]
     fn lookup(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
+        // A read lookup that misses reports `keymiss`; a write lookup not.
+        self.lookup_with(db, key, touch, stats, stats)
+    }
+
+    /// [`Db::lookup`] saying whether a miss reports `keymiss`.
+    #[inline]
+    fn lookup_with(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        touch: bool,
+        stats: bool,
+        miss_event: bool,
+    ) -> Option<&mut Entry> {
         let hash = self.hash(key);
         let lru = self.ks.lru_clock();
         let shard = self.shard(hash);
@@ -604,6 +622,8 @@ impl<'a> Db<'a> {
             None => {
                 if stats {
                     shard.stats.keyspace_misses += 1;
+                }
+                if miss_event {
                     self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
                 }
                 return None;
@@ -619,6 +639,8 @@ impl<'a> Db<'a> {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
+            }
+            if miss_event {
                 self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
             }
             return None;
@@ -661,32 +683,100 @@ impl<'a> Db<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let hash = self.hash(key);
         let lru = self.ks.lru_clock();
+        self.store(db, key, Entry::new(value, lru), NO_EXPIRE, keep_ttl);
+    }
+
+    /// Stores a whole entry (value and `raw` flag) with the absolute expiry
+    /// `expire` (Unix ms, `NO_EXPIRE` for none) under `key` of the selected
+    /// database, overwriting any old value in place as [`Db::set`] does
+    /// (SET … EX).
+    pub fn set_entry(&mut self, key: &[u8], entry: Entry, expire: i64) {
+        let db = self.index;
+        self.store(db, key, entry, expire, false);
+    }
+
+    /// The body of [`Db::set_in`] and [`Db::set_entry`]. An old value whose
+    /// TTL has passed is first deleted as expired (Redis's write lookup), so
+    /// the key counts as new.
+    fn store(&mut self, db: usize, key: &[u8], fresh: Entry, expire: i64, keep_ttl: bool) {
+        let hash = self.hash(key);
+        let lru = fresh.lru;
         // The clock is read only when an old TTL matters.
-        let now = if keep_ttl { self.now() } else { 0 };
-        let t = &mut self.shard(hash).dbs[db];
-        let fresh = Entry::new(value, lru);
+        let mut now = self.now;
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
+        let mut created = false;
+        let mut expired = false;
         match t.main.get_mut_hashed(hash, key) {
             Some(e) => {
+                let old_expire = if e.ttl {
+                    t.expires
+                        .get_hashed(hash, key)
+                        .copied()
+                        .unwrap_or(NO_EXPIRE)
+                } else {
+                    NO_EXPIRE
+                };
+                if old_expire != NO_EXPIRE && now == 0 {
+                    now = unix_ms();
+                }
+                expired = old_expire <= now;
+                let keep = keep_ttl && !expired;
                 e.value = fresh.value;
                 e.raw = fresh.raw;
                 e.lru = lru;
-                // The TTL stays only when asked and not already passed.
-                if e.ttl
-                    && !(keep_ttl && t.expires.get_hashed(hash, key).is_some_and(|&at| at > now))
-                {
-                    e.ttl = false;
-                    t.expires.remove_hashed(hash, key);
+                if !keep {
+                    e.ttl = expire != NO_EXPIRE;
+                    match (old_expire != NO_EXPIRE, expire != NO_EXPIRE) {
+                        (true, false) => {
+                            t.expires.remove_hashed(hash, key);
+                        }
+                        (true, true) => {
+                            if let Some(v) = t.expires.get_mut_hashed(hash, key) {
+                                *v = expire;
+                            }
+                        }
+                        (false, true) => {
+                            t.expires.insert_new_hashed(hash, Key::new(key), expire);
+                        }
+                        (false, false) => {}
+                    }
+                }
+                if expired {
+                    shard.stats.expired_keys += 1;
                 }
             }
             None => {
+                let mut fresh = fresh;
+                fresh.ttl = expire != NO_EXPIRE;
                 t.main.insert_new_hashed(hash, Key::new(key), fresh);
-                self.ks.notifier.emit(notify::NEW, db, "new", key);
+                if expire != NO_EXPIRE {
+                    t.expires.insert_new_hashed(hash, Key::new(key), expire);
+                }
+                created = true;
             }
+        }
+        self.now = now;
+        if expired {
+            self.expired(db, key);
+        }
+        if created || expired {
+            self.ks.notifier.emit(notify::NEW, db, "new", key);
         }
         self.dirty += 1;
         self.signal(db, key);
+    }
+
+    /// What follows the removal of a key whose TTL had passed (counted by
+    /// the caller in `expired_keys`): WATCHers are told, the `expired`
+    /// event is reported and a `DEL` is propagated.
+    fn expired(&mut self, db: usize, key: &[u8]) {
+        self.signal(db, key);
+        self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+        if self.ks.feed.active() {
+            self.pending.push((db, del_command(key)));
+        }
     }
 
     /// Tells WATCHers of `key` in `db` that it changed, and marks the key
@@ -790,16 +880,30 @@ impl<'a> Db<'a> {
     /// (RENAME, MOVE, COPY, RESTORE, SET … EX).
     pub fn insert_entry_in(&mut self, db: usize, key: &[u8], mut entry: Entry, expire: i64) {
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let now = self.now();
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
         entry.ttl = expire != NO_EXPIRE;
+        let mut expired = false;
+        // Only keys in `main` with a TTL are in `expires`.
+        let old_expire = t.expires.get_hashed(hash, key).copied();
         if let Some(old) = t.main.insert_hashed(hash, Key::new(key), entry)
             && old.has_expire()
-            && expire == NO_EXPIRE
         {
-            t.expires.remove_hashed(hash, key);
+            if expire == NO_EXPIRE {
+                t.expires.remove_hashed(hash, key);
+            }
+            if old_expire.is_some_and(|at| at <= now) {
+                shard.stats.expired_keys += 1;
+                expired = true;
+            }
         }
         if expire != NO_EXPIRE {
             t.expires.insert_hashed(hash, Key::new(key), expire);
+        }
+        if expired {
+            // Redis's write lookup of the destination deletes it first.
+            self.expired(db, key);
         }
         self.dirty += 1;
         self.signal(db, key);
@@ -827,11 +931,7 @@ impl<'a> Db<'a> {
         let (e, at) = shard.dbs[db].take_hashed(hash, key)?;
         if at <= now {
             shard.stats.expired_keys += 1;
-            self.signal(db, key);
-            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
-            if self.ks.feed.active() {
-                self.pending.push((db, del_command(key)));
-            }
+            self.expired(db, key);
             return None;
         }
         self.dirty += 1;
@@ -858,6 +958,21 @@ impl<'a> Db<'a> {
             .copied()
     }
 
+    /// Deletes a key of the selected database even if its TTL has passed,
+    /// as Redis's plain `dbDelete` does for the destination of a store
+    /// command whose result is empty; true if it was in the table (so the
+    /// caller reports `del`).
+    pub fn remove_stored(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        let hash = self.hash(key);
+        if self.shard(hash).dbs[db].remove_hashed(hash, key).is_none() {
+            return false;
+        }
+        self.dirty += 1;
+        self.signal(db, key);
+        true
+    }
+
     /// Sets the absolute expiry (ms) of an existing key. The caller has
     /// checked the key exists and the time is in the future.
     pub fn set_expire(&mut self, key: &[u8], at: i64) {
@@ -865,9 +980,15 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
-            e.ttl = true;
+            e.ttl = at != NO_EXPIRE;
             match t.expires.get_mut_hashed(hash, key) {
+                // The farthest time is the "no TTL" mark itself: keep the
+                // expires table in step with the entry.
+                Some(_) if at == NO_EXPIRE => {
+                    t.expires.remove_hashed(hash, key);
+                }
                 Some(v) => *v = at,
+                None if at == NO_EXPIRE => {}
                 None => t.expires.insert_new_hashed(hash, Key::new(key), at),
             }
             self.dirty += 1;

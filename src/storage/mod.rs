@@ -9,5 +9,7 @@ pub mod keyspace;
 pub mod list;
 pub mod notify;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod watch;
+pub mod zset;

@@ -17,6 +17,8 @@
 use crate::storage::hash::HashValue;
 use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
+use crate::storage::stream::Stream;
+use crate::storage::zset::ZSetValue;
 use compact_bytes::CompactBytes;
 
 /// Redis creates `embstr` strings up to this length, `raw` above it.
@@ -38,8 +40,12 @@ pub enum Value {
     /// A hash (`listpack` or `hashtable`); 24 bytes, its small form needs
     /// no box of its own.
     Hash(HashValue),
+    /// A stream.
+    Stream(Box<Stream>),
     /// A list (`quicklist`).
     List(Box<ListValue>),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(Box<ZSetValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -49,7 +55,9 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
+            Value::Stream(_) => "stream",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 }
@@ -97,7 +105,9 @@ impl Entry {
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Stream(_) => "stream",
             Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }
