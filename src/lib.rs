@@ -18,6 +18,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod storage;

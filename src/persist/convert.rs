@@ -1,0 +1,1 @@
+//! Conversion between RDB values and storage values.
