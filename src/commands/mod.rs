@@ -13,6 +13,7 @@ pub mod expire;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -311,6 +312,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        persistence::COMMANDS,
     ]
 }
 

@@ -33,15 +33,11 @@ enum Incoming {
 }
 
 /// Exit the process cleanly: remove the pid file and Unix socket, log the
-/// last line. Used by SHUTDOWN and on SIGTERM/SIGINT.
-pub fn shutdown_and_exit(srv: &Shared, from_signal: bool) -> ! {
+/// last line. Used by SHUTDOWN (which logged and saved already) and on
+/// SIGTERM/SIGINT.
+pub fn shutdown_and_exit(srv: &Shared, _from_signal: bool) -> ! {
     srv.shutting_down.store(true, Ordering::SeqCst);
     let settings = srv.settings();
-    if from_signal {
-        log::warning("Received SIGTERM scheduling shutdown...");
-    } else {
-        log::warning("User requested shutdown...");
-    }
     if let Some(sock) = &settings.unixsocket {
         log::notice("Removing the unix socket file.");
         let _ = std::fs::remove_file(sock);
@@ -206,6 +202,10 @@ pub fn run(config: Config) -> i32 {
         settings.port
     ));
     log::notice("Server initialized");
+    match crate::persist::snapshot::load_at_startup(&srv.keyspace, &settings) {
+        Some(st) => srv.note_load(&st),
+        None => return 1,
+    }
 
     // Workers.
     let mut senders = Vec::with_capacity(threads);
@@ -363,11 +363,24 @@ async fn accept_loop(
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
             let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                log::warning(&format!("Received {name} scheduling shutdown..."));
+                if !srv.settings().save.is_empty() {
+                    let mut db = srv.keyspace.view_all(0);
+                    if crate::commands::persistence::final_save(&srv, &mut db).is_err() {
+                        drop(db);
+                        log::warning(&format!(
+                            "{name} received but errors trying to shut down the server, check the logs for more information"
+                        ));
+                        continue;
+                    }
+                }
+                shutdown_and_exit(&srv, true);
             }
-            shutdown_and_exit(&srv, true);
         }
     };
     tokio::spawn(signals);
@@ -514,6 +527,8 @@ fn cron_main(srv: Arc<Shared>) {
                 .expired_keys_active
                 .fetch_add(n, Ordering::Relaxed);
         }
+        // Save points (`save <seconds> <changes>`).
+        crate::commands::persistence::cron_save_points(&srv);
         // Idle clients.
         if settings.timeout > 0 {
             let now = crate::storage::keyspace::unix_ms();
