@@ -220,7 +220,8 @@ corpus_tests!(
     command,
     sets,
     hashes,
-    pubsub
+    pubsub,
+    persistence
 );
 
 #[test]

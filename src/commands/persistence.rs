@@ -243,7 +243,7 @@ fn restore(ctx: &mut Ctx, args: &Args) {
         entry.expire = ttl;
     }
     if let Some(idle) = idle {
-        entry.lru = clock.saturating_sub(idle.min(u32::MAX as i64) as u32);
+        entry.lru = clock.wrapping_sub(idle.min(u32::MAX as i64) as u32);
     }
     let db = ctx.db.index;
     ctx.db.insert_entry_in(db, key, entry);

@@ -209,7 +209,7 @@ pub fn load_file(
                 })?;
                 let mut entry = Entry::new(value, lru_now);
                 if let Some(idle) = k.idle {
-                    entry.lru = lru_now.saturating_sub(idle.min(u32::MAX as u64) as u32);
+                    entry.lru = lru_now.wrapping_sub(idle.min(u32::MAX as u64) as u32);
                 }
                 if let Some(e) = k.expire_ms {
                     entry.expire = e;

@@ -307,7 +307,7 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         e.encoding(),
         serialized_len(e),
         e.lru,
-        clock.saturating_sub(e.lru)
+        clock.wrapping_sub(e.lru)
     );
     ctx.out.simple(line.as_bytes());
 }
