@@ -24,11 +24,12 @@ fn now_ms() -> i64 {
 fn reader_matches_expected_all_types() {
     let bytes = read(format!("{ASSETS}/redis-7.0-all-types/dump.rdb"));
     let got = rdb_model::dump_lines(&bytes, now_ms());
-    let want: Vec<String> = std::fs::read_to_string(format!("{ASSETS}/redis-7.0-all-types/expected.txt"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let want: Vec<String> =
+        std::fs::read_to_string(format!("{ASSETS}/redis-7.0-all-types/expected.txt"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
         assert_eq!(g, w);
@@ -44,7 +45,11 @@ fn dump_server(addr: &str) -> Vec<String> {
         .args([DUMP_TOOL, host, port])
         .output()
         .expect("python3 keyspace_dump.py");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -135,11 +140,12 @@ fn writer_output_of_every_type_loads_in_redis() {
     let Some((redis, _d)) = redis_loading(&out) else {
         return;
     };
-    let want: Vec<String> = std::fs::read_to_string(format!("{ASSETS}/redis-7.0-all-types/expected.txt"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
+    let want: Vec<String> =
+        std::fs::read_to_string(format!("{ASSETS}/redis-7.0-all-types/expected.txt"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
     let got = dump_server(&redis.addr());
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(&want) {
@@ -191,7 +197,10 @@ fn corrupt_file_stops_startup_with_offset() {
         return;
     };
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("corrupt_ziplist", read(format!("{ASSETS}/corrupt_ziplist.rdb"))),
+        (
+            "corrupt_ziplist",
+            read(format!("{ASSETS}/corrupt_ziplist.rdb")),
+        ),
         ("truncated", {
             let b = read(format!("{ASSETS}/redis-7.0-all-types/dump.rdb"));
             b[..b.len() / 2].to_vec()
@@ -299,19 +308,41 @@ fn populate(c: &mut redis::Connection) {
     ] {
         q.cmd("SET").arg(k).arg(v).ignore();
     }
-    q.cmd("SET").arg("ttl").arg("v").arg("PXAT").arg(4102444800000i64).ignore();
+    q.cmd("SET")
+        .arg("ttl")
+        .arg("v")
+        .arg("PXAT")
+        .arg(4102444800000i64)
+        .ignore();
     q.cmd("SADD").arg("set:int16").arg(&[1, 2, 3, -5]).ignore();
     q.cmd("SADD").arg("set:int32").arg(&[1, 100000]).ignore();
-    q.cmd("SADD").arg("set:int64").arg(&[1i64, 1 << 40]).ignore();
+    q.cmd("SADD")
+        .arg("set:int64")
+        .arg(&[1i64, 1 << 40])
+        .ignore();
     q.cmd("SADD").arg("set:str").arg(&["a", "b", "1"]).ignore();
     let many: Vec<i64> = (0..600).collect();
     q.cmd("SADD").arg("set:bigint").arg(&many).ignore();
-    q.cmd("HSET").arg("hash:small").arg(&[("f", "v"), ("n", "12"), ("e", "")]).ignore();
-    q.cmd("HSET").arg("hash:long").arg("f").arg("y".repeat(100)).ignore();
+    q.cmd("HSET")
+        .arg("hash:small")
+        .arg(&[("f", "v"), ("n", "12"), ("e", "")])
+        .ignore();
+    q.cmd("HSET")
+        .arg("hash:long")
+        .arg("f")
+        .arg("y".repeat(100))
+        .ignore();
     for i in 0..200 {
-        q.cmd("HSET").arg("hash:many").arg(format!("f{i}")).arg(i).ignore();
+        q.cmd("HSET")
+            .arg("hash:many")
+            .arg(format!("f{i}"))
+            .arg(i)
+            .ignore();
     }
-    q.cmd("EXPIREAT").arg("hash:many").arg(4102444800i64).ignore();
+    q.cmd("EXPIREAT")
+        .arg("hash:many")
+        .arg(4102444800i64)
+        .ignore();
     q.cmd("SELECT").arg(3).ignore();
     q.cmd("SET").arg("in3").arg("three").ignore();
     q.cmd("SADD").arg("s3").arg("m").ignore();
@@ -338,9 +369,7 @@ fn ember_snapshot_loads_in_redis_and_back() {
         let bytes = save_and_read(&ember);
         check_rdb(&ember.dir().join("dump.rdb"));
         // LZF only when enabled.
-        let plain = bytes
-            .windows(6)
-            .any(|w| w == b"abcabc");
+        let plain = bytes.windows(6).any(|w| w == b"abcabc");
         assert_eq!(plain, compression == "no");
         let Some((redis, _d)) = redis_loading(&bytes) else {
             return;
@@ -415,14 +444,26 @@ fn dump_restore_both_ways() {
                 .query(&mut dst)
                 .unwrap();
             assert_eq!(r, redis::Value::Okay, "{}", String::from_utf8_lossy(k));
-            let e1: String = redis::cmd("OBJECT").arg("ENCODING").arg(k).query(&mut src).unwrap();
-            let e2: String = redis::cmd("OBJECT").arg("ENCODING").arg(&dk).query(&mut dst).unwrap();
+            let e1: String = redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(k)
+                .query(&mut src)
+                .unwrap();
+            let e2: String = redis::cmd("OBJECT")
+                .arg("ENCODING")
+                .arg(&dk)
+                .query(&mut dst)
+                .unwrap();
             assert_eq!(e1, e2, "{}", String::from_utf8_lossy(k));
             let d1: Vec<u8> = redis::cmd("DUMP").arg(k).query(&mut src).unwrap();
             let d2: Vec<u8> = redis::cmd("DUMP").arg(&dk).query(&mut dst).unwrap();
             // Same value: payloads decode to the same model.
-            let m1 = ember::persist::rdb::reader::decode_dump_payload(&d1).unwrap().unwrap();
-            let m2 = ember::persist::rdb::reader::decode_dump_payload(&d2).unwrap().unwrap();
+            let m1 = ember::persist::rdb::reader::decode_dump_payload(&d1)
+                .unwrap()
+                .unwrap();
+            let m2 = ember::persist::rdb::reader::decode_dump_payload(&d2)
+                .unwrap()
+                .unwrap();
             assert_eq!(rdb_model::py_value(&m1), rdb_model::py_value(&m2));
         }
     }
@@ -444,7 +485,9 @@ fn restore_of_unsupported_type_is_clear() {
     assert!(e.contains("list values are not supported yet"), "{e}");
     // The reader itself decodes it.
     assert_eq!(
-        ember::persist::rdb::reader::decode_dump_payload(list).unwrap().unwrap(),
+        ember::persist::rdb::reader::decode_dump_payload(list)
+            .unwrap()
+            .unwrap(),
         RdbValue::List(vec![b"a".to_vec(), b"b".to_vec()])
     );
 }
@@ -485,14 +528,26 @@ fn save_restart_and_reload() {
     assert!(leftovers.is_empty());
 
     // DEBUG RELOAD: same keyspace, changes counter reset.
-    let _: () = redis::cmd("SET").arg("after-save").arg("1").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("after-save")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
     let want2 = dump_server(&ember.addr());
     let _: () = redis::cmd("DEBUG").arg("RELOAD").query(&mut c).unwrap();
     assert_eq!(dump_server(&ember.addr()), want2);
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
     // NOSAVE reloads the file as it is: a later write is lost.
-    let _: () = redis::cmd("SET").arg("lost").arg("1").query(&mut c).unwrap();
-    let _: () = redis::cmd("DEBUG").arg("RELOAD").arg("NOSAVE").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("lost")
+        .arg("1")
+        .query(&mut c)
+        .unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("RELOAD")
+        .arg("NOSAVE")
+        .query(&mut c)
+        .unwrap();
     assert_eq!(dump_server(&ember.addr()), want2);
     assert_ne!(want, want2);
 
@@ -523,7 +578,14 @@ fn shutdown_saves() {
         let d = tempfile::tempdir().unwrap();
         let port = common::free_port();
         let mut child = std::process::Command::new(&bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", save_conf])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                save_conf,
+            ])
             .args(["--dir", d.path().to_str().unwrap()])
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -583,7 +645,11 @@ fn save_points_trigger_a_save() {
         assert!(std::time::Instant::now() < deadline, "no save");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    assert!(ember.log_text().contains("1 changes in 1 seconds. Saving..."));
+    assert!(
+        ember
+            .log_text()
+            .contains("1 changes in 1 seconds. Saving...")
+    );
 }
 
 /// A save that cannot complete leaves the previous snapshot intact.
@@ -610,10 +676,18 @@ fn failed_save_keeps_previous_file() {
     let _: () = redis::cmd("SET").arg("k").arg("new").query(&mut c).unwrap();
     assert_eq!(ember.raw().cmd(&[b"SAVE"]), b"-ERR\r\n");
     assert_eq!(read(&file), good);
-    assert!(ember.log_text().contains("Failed opening the temp RDB file"));
+    assert!(
+        ember
+            .log_text()
+            .contains("Failed opening the temp RDB file")
+    );
     // SHUTDOWN SAVE refuses to exit when the save fails.
     let r: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("SAVE").query(&mut c);
-    assert!(r.unwrap_err().to_string().contains("Errors trying to SHUTDOWN"));
+    assert!(
+        r.unwrap_err()
+            .to_string()
+            .contains("Errors trying to SHUTDOWN")
+    );
     let pong: String = redis::cmd("PING").query(&mut c).unwrap();
     assert_eq!(pong, "PONG");
 }

@@ -6,7 +6,7 @@
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::persist::convert::{self, ConvertError, LoadLimits};
 use crate::persist::rdb::reader::decode_dump_payload;
-use crate::persist::snapshot;
+use crate::persist::snapshot::{self, SaveFailed};
 use crate::server::shared::Shared;
 use crate::storage::keyspace::{Db, unix_ms};
 use crate::storage::value::Entry;
@@ -55,7 +55,7 @@ pub const COMMANDS: &[CommandDef] = &[
 
 /// Saves the snapshot through `db` (all shards locked) and updates the
 /// save statistics. Errors are logged by the writer.
-pub fn save_locked(srv: &Shared, db: &mut Db) -> Result<(), ()> {
+pub fn save_locked(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
     let settings = srv.settings();
     let used = crate::commands::server::info::memory_in_use();
     srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
@@ -72,7 +72,7 @@ pub fn save_locked(srv: &Shared, db: &mut Db) -> Result<(), ()> {
 }
 
 /// The save before exiting (SHUTDOWN, SIGTERM).
-pub fn final_save(srv: &Shared, db: &mut Db) -> Result<(), ()> {
+pub fn final_save(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
     crate::server::log::notice("Saving the final RDB snapshot before exiting.");
     save_locked(srv, db)
 }
@@ -92,9 +92,7 @@ pub fn cron_save_points(srv: &Shared) {
         || now - srv.last_save_try.load(Ordering::Relaxed) > 5;
     for &(secs, changes) in &settings.save {
         if dirty >= changes && now - last >= secs as i64 && retry_ok {
-            crate::server::log::notice(&format!(
-                "{changes} changes in {secs} seconds. Saving..."
-            ));
+            crate::server::log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
             let mut db = srv.keyspace.view_all(0);
             let _ = save_locked(srv, &mut db);
             return;
@@ -105,7 +103,7 @@ pub fn cron_save_points(srv: &Shared) {
 fn save(ctx: &mut Ctx, _args: &Args) {
     match save_locked(ctx.srv, ctx.db) {
         Ok(()) => ctx.out.ok(),
-        Err(()) => ctx.out.err("ERR"),
+        Err(SaveFailed) => ctx.out.err("ERR"),
     }
 }
 
@@ -118,7 +116,8 @@ pub fn debug_reload(ctx: &mut Ctx, args: &Args) {
             b"noflush" => flush = false,
             b"nosave" => do_save = false,
             _ => {
-                ctx.out.err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
+                ctx.out
+                    .err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
                 return;
             }
         }
@@ -210,7 +209,9 @@ fn restore(ctx: &mut Ctx, args: &Args) {
         return ctx.out.err("ERR Invalid TTL value, must be >= 0");
     }
     let Some(decoded) = decode_dump_payload(args.get(3)) else {
-        return ctx.out.err("ERR DUMP payload version or checksum are wrong");
+        return ctx
+            .out
+            .err("ERR DUMP payload version or checksum are wrong");
     };
     let value = match decoded {
         Ok(v) if !convert::is_empty_collection(&v) => v,
@@ -221,7 +222,8 @@ fn restore(ctx: &mut Ctx, args: &Args) {
         Ok(v) => v,
         Err(ConvertError::Unsupported(t)) => {
             return ctx.out.error(
-                format!("ERR Bad data format: {t} values are not supported yet by Ember").as_bytes(),
+                format!("ERR Bad data format: {t} values are not supported yet by Ember")
+                    .as_bytes(),
             );
         }
         Err(ConvertError::Invalid(_)) => return ctx.out.err("ERR Bad data format"),

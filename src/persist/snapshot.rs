@@ -49,10 +49,14 @@ pub fn write_rdb<W: Write>(
     w.finish()
 }
 
+/// A save that did not complete (the reason is in the log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveFailed;
+
 /// SAVE: writes the snapshot through a temp file and renames it over
 /// `dbfilename` (in the working directory, which is `dir`). `db` must hold
 /// every shard. Logs as Redis does; the error is already logged.
-pub fn save(db: &mut Db, settings: &Settings, used_mem: u64) -> Result<(), ()> {
+pub fn save(db: &mut Db, settings: &Settings, used_mem: u64) -> Result<(), SaveFailed> {
     let tmp = format!("temp-{}.rdb", std::process::id());
     let file = match std::fs::File::create(&tmp) {
         Ok(f) => f,
@@ -63,7 +67,7 @@ pub fn save(db: &mut Db, settings: &Settings, used_mem: u64) -> Result<(), ()> {
             log::warning(&format!(
                 "Failed opening the temp RDB file {tmp} (in server root dir {cwd}) for saving: {e}"
             ));
-            return Err(());
+            return Err(SaveFailed);
         }
     };
     let mut shards: Vec<&mut Shard> = db.shards_mut().collect();
@@ -89,7 +93,7 @@ pub fn save(db: &mut Db, settings: &Settings, used_mem: u64) -> Result<(), ()> {
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
             log::warning(&format!("Write error saving DB on disk: {e}"));
-            Err(())
+            Err(SaveFailed)
         }
     }
 }

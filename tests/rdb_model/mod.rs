@@ -61,19 +61,29 @@ pub fn py_value(v: &RdbValue) -> String {
         RdbValue::Hash(h) => {
             let mut h = h.clone();
             h.sort();
-            list(h.iter().map(|(f, v)| format!("({}, {})", py_bytes(f), py_bytes(v))))
+            list(
+                h.iter()
+                    .map(|(f, v)| format!("({}, {})", py_bytes(f), py_bytes(v))),
+            )
         }
         RdbValue::ZSet(z) => {
             let mut z = z.clone();
             z.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            list(z.iter().map(|(m, s)| format!("({}, {})", py_bytes(m), py_float(*s))))
+            list(
+                z.iter()
+                    .map(|(m, s)| format!("({}, {})", py_bytes(m), py_float(*s))),
+            )
         }
         RdbValue::Stream(s) => {
             let entries = list(s.entries.iter().map(|e| {
                 format!(
                     "({}, {})",
                     py_id(e.id),
-                    list(e.fields.iter().flat_map(|(f, v)| [py_bytes(f), py_bytes(v)]))
+                    list(
+                        e.fields
+                            .iter()
+                            .flat_map(|(f, v)| [py_bytes(f), py_bytes(v)])
+                    )
                 )
             }));
             let mut groups: Vec<_> = s

@@ -31,6 +31,9 @@ impl Elem<'_> {
     }
 }
 
+/// A field/value pair borrowed from a blob.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// An error inside a blob: offset within it and message.
 pub type BlobError = (usize, String);
 
@@ -221,7 +224,7 @@ pub fn listpack(b: &[u8]) -> Result<Vec<Elem<'_>>, BlobError> {
 }
 
 /// Decodes a zipmap (hashes of Redis < 2.6) into field/value pairs.
-pub fn zipmap(b: &[u8]) -> Result<Vec<(&[u8], &[u8])>, BlobError> {
+pub fn zipmap(b: &[u8]) -> Result<Vec<Pair<'_>>, BlobError> {
     let mut at = 1;
     let mut out = Vec::new();
     let len_at = |at: &mut usize| -> Result<Option<usize>, BlobError> {
@@ -402,7 +405,11 @@ impl ListpackBuilder {
         self.buf.push(0xFF);
         let total = self.buf.len() as u32;
         self.buf[0..4].copy_from_slice(&total.to_le_bytes());
-        let count = if self.count < 0xFFFF { self.count as u16 } else { 0xFFFF };
+        let count = if self.count < 0xFFFF {
+            self.count as u16
+        } else {
+            0xFFFF
+        };
         self.buf[4..6].copy_from_slice(&count.to_le_bytes());
         self.buf
     }
@@ -439,7 +446,11 @@ mod tests {
             b.push(i);
         }
         let lp = b.finish();
-        let got: Vec<Vec<u8>> = listpack(&lp).unwrap().into_iter().map(Elem::to_bytes).collect();
+        let got: Vec<Vec<u8>> = listpack(&lp)
+            .unwrap()
+            .into_iter()
+            .map(Elem::to_bytes)
+            .collect();
         assert_eq!(got, items);
     }
 

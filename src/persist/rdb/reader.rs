@@ -312,7 +312,10 @@ impl<R: Read> Reader<R> {
         let start = self.offset;
         let b = self.read_string()?;
         f(&b).map_err(|(at, m)| {
-            self.error_at(start, &format!("{what} integrity check failed: {m} (blob byte {at})"))
+            self.error_at(
+                start,
+                &format!("{what} integrity check failed: {m} (blob byte {at})"),
+            )
         })
     }
 
@@ -460,7 +463,10 @@ impl<R: Read> Reader<R> {
             })?,
             types::LIST_ZIPLIST => self.blob("List ziplist", |b| {
                 Ok(RdbValue::List(
-                    packed::ziplist(b)?.into_iter().map(Elem::to_bytes).collect(),
+                    packed::ziplist(b)?
+                        .into_iter()
+                        .map(Elem::to_bytes)
+                        .collect(),
                 ))
             })?,
             types::SET_INTSET => self.blob("Intset", |b| {
@@ -473,14 +479,21 @@ impl<R: Read> Reader<R> {
             })?,
             types::SET_LISTPACK => self.blob("Set listpack", |b| {
                 Ok(RdbValue::Set(
-                    packed::listpack(b)?.into_iter().map(Elem::to_bytes).collect(),
+                    packed::listpack(b)?
+                        .into_iter()
+                        .map(Elem::to_bytes)
+                        .collect(),
                 ))
             })?,
-            types::ZSET_ZIPLIST => self.blob("Zset ziplist", |b| zset_pairs(packed::ziplist(b)?))?,
+            types::ZSET_ZIPLIST => {
+                self.blob("Zset ziplist", |b| zset_pairs(packed::ziplist(b)?))?
+            }
             types::ZSET_LISTPACK => {
                 self.blob("Zset listpack", |b| zset_pairs(packed::listpack(b)?))?
             }
-            types::HASH_ZIPLIST => self.blob("Hash ziplist", |b| hash_pairs(packed::ziplist(b)?))?,
+            types::HASH_ZIPLIST => {
+                self.blob("Hash ziplist", |b| hash_pairs(packed::ziplist(b)?))?
+            }
             types::HASH_LISTPACK => {
                 self.blob("Hash listpack", |b| hash_pairs(packed::listpack(b)?))?
             }
@@ -504,7 +517,10 @@ impl<R: Read> Reader<R> {
                     }
                     let items = if t == types::LIST_QUICKLIST {
                         self.blob("Quicklist ziplist", |b| {
-                            Ok(packed::ziplist(b)?.into_iter().map(Elem::to_bytes).collect::<Vec<_>>())
+                            Ok(packed::ziplist(b)?
+                                .into_iter()
+                                .map(Elem::to_bytes)
+                                .collect::<Vec<_>>())
                         })?
                     } else {
                         self.blob("Quicklist listpack", |b| {
@@ -561,7 +577,9 @@ impl<R: Read> Reader<R> {
             let at = self.offset;
             let key = self.read_string()?;
             if key.len() != 16 {
-                return Err(self.error_at(at, "Stream node key entry is not the size of a stream ID"));
+                return Err(
+                    self.error_at(at, "Stream node key entry is not the size of a stream ID")
+                );
             }
             let master = raw_id(&key);
             let entries = self.blob("Stream listpack", |b| {
@@ -621,10 +639,9 @@ impl<R: Read> Reader<R> {
                     match pending.binary_search_by(|p: &StreamPending| p.id.cmp(&id)) {
                         Ok(i) => pending[i].consumer = cname.clone(),
                         Err(_) => {
-                            return Err(self.error_at(
-                                at,
-                                "Consumer entry not found in group global PEL",
-                            ));
+                            return Err(
+                                self.error_at(at, "Consumer entry not found in group global PEL")
+                            );
                         }
                     }
                     ids.push(id);
@@ -690,12 +707,11 @@ fn stream_node(master: StreamId, lp: &[Elem]) -> Result<Vec<StreamEntry>, packed
             seq: master.seq.wrapping_add(seq),
         };
         let mut fields = Vec::new();
-        let lp_fields;
-        if flags & 2 != 0 {
+        let lp_fields = if flags & 2 != 0 {
             for f in &master_fields {
                 fields.push((f.clone(), it.next().ok_or_else(bad)?.to_bytes()));
             }
-            lp_fields = master_fields.len() as i64;
+            master_fields.len() as i64
         } else {
             let n = int(&mut it)?;
             if n < 0 || n as usize > lp.len() {
@@ -706,10 +722,14 @@ fn stream_node(master: StreamId, lp: &[Elem]) -> Result<Vec<StreamEntry>, packed
                 let v = it.next().ok_or_else(bad)?.to_bytes();
                 fields.push((f, v));
             }
-            lp_fields = n;
-        }
+            n
+        };
         let lp_count = int(&mut it)?;
-        let expect = if flags & 2 != 0 { lp_fields + 3 } else { lp_fields * 2 + 4 };
+        let expect = if flags & 2 != 0 {
+            lp_fields + 3
+        } else {
+            lp_fields * 2 + 4
+        };
         if lp_count != expect {
             return Err(bad());
         }
@@ -724,7 +744,7 @@ fn stream_node(master: StreamId, lp: &[Elem]) -> Result<Vec<StreamEntry>, packed
 }
 
 fn zset_pairs(items: Vec<Elem>) -> Result<RdbValue, packed::BlobError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err((0, "odd number of elements".into()));
     }
     let mut v = Vec::with_capacity(items.len() / 2);
@@ -741,7 +761,7 @@ fn zset_pairs(items: Vec<Elem>) -> Result<RdbValue, packed::BlobError> {
 }
 
 fn hash_pairs(items: Vec<Elem>) -> Result<RdbValue, packed::BlobError> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err((0, "odd number of elements".into()));
     }
     Ok(RdbValue::Hash(

@@ -323,7 +323,10 @@ impl<W: Write> Writer<W> {
                     break;
                 }
                 let same = e.fields.len() == master_fields.len()
-                    && e.fields.iter().zip(&master_fields).all(|((f, _), m)| f == m);
+                    && e.fields
+                        .iter()
+                        .zip(&master_fields)
+                        .all(|((f, _), m)| f == m);
                 body.push_int(if same { 2 } else { 0 });
                 body.push_int(e.id.ms.wrapping_sub(master.id.ms) as i64);
                 body.push_int(e.id.seq.wrapping_sub(master.id.seq) as i64);
@@ -476,7 +479,8 @@ pub fn value_type(v: &RdbValue, th: &Thresholds) -> u8 {
         }
         RdbValue::Hash(h) => {
             if h.len() <= th.hash_entries
-                && h.iter().all(|(f, v)| f.len() <= th.hash_value && v.len() <= th.hash_value)
+                && h.iter()
+                    .all(|(f, v)| f.len() <= th.hash_value && v.len() <= th.hash_value)
             {
                 types::HASH_LISTPACK
             } else {
