@@ -204,8 +204,12 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, absolute: bool, seconds: bool) {
     if when <= ctx.db.now() {
         // Already in the past: the key goes now, as an ordinary delete.
         ctx.db.remove(key);
+        ctx.propagate_as(&[b"DEL", key]);
     } else {
         ctx.db.set_expire(key, when);
+        // Relative times would expire later on a replica or on reload.
+        let mut buf = itoa::Buffer::new();
+        ctx.propagate_as(&[b"PEXPIREAT", key, buf.format(when).as_bytes()]);
     }
     ctx.out.int(1);
 }

@@ -493,6 +493,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) {
     };
     h.insert(field, &new, lim);
     commit(ctx, key, fresh, before, 1);
+    // The resulting text, so rounding cannot differ on a replica or reload.
+    ctx.propagate_as(&[b"HSET", key, field, &new]);
     ctx.out.bulk(&new);
 }
 

@@ -257,6 +257,11 @@ impl<'a> Args<'a> {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// [`Args::iter`] with a known length.
+    pub fn iter_exact(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
     /// Arguments from `from` on.
     pub fn rest(&self, from: usize) -> Args<'a> {
         Args {
@@ -289,6 +294,28 @@ impl Ctx<'_, '_> {
     /// `ERR value is not an integer or out of range`.
     pub fn not_integer(&mut self) {
         self.out.err("ERR value is not an integer or out of range");
+    }
+
+    /// Propagates `args` instead of the running command (AOF, replicas):
+    /// see [`Db::propagate_as`].
+    #[inline]
+    pub fn propagate_as(&mut self, args: &[&[u8]]) {
+        self.db.propagate_as(args);
+    }
+
+    /// True when writes are being propagated (AOF or replicas attached):
+    /// handlers skip building rewritten forms otherwise.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.srv.keyspace.feed.active()
+    }
+
+    /// Reports a keyspace notification (`class` from
+    /// [`crate::storage::notify`], Redis's event name) on `key` of the
+    /// selected database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.db.notify(class, event, key);
     }
 
     /// `WRONGTYPE …`.
@@ -578,6 +605,7 @@ pub fn call(
     let start = Instant::now();
     db.index = client.db;
     let dirty_before = db.dirty;
+    db.rewrote = false;
     let mut ctx = Ctx {
         db,
         out: &mut *out,
@@ -603,6 +631,9 @@ pub fn call(
     let elapsed = start.elapsed();
     if dirty > 0 {
         srv.add_dirty(dirty);
+        if !db.rewrote && def.has(flags::WRITE) && srv.keyspace.feed.active() {
+            db.propagate_verbatim(args.iter_exact());
+        }
     }
     if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
         let limit = client.settings.client_output_buffer_limit[1];
@@ -642,6 +673,85 @@ mod tests {
         handler: panicking,
         ..CommandDef::DEFAULT
     };
+
+    /// Runs one command line through the dispatcher; returns the reply.
+    fn send(srv: &Shared, client: &mut Client, line: &[&str]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let mut spans = Vec::new();
+        for a in line {
+            let start = buf.len() as u32;
+            buf.extend_from_slice(a.as_bytes());
+            spans.push((start, buf.len() as u32));
+        }
+        let mut out = Reply::new(Resp::V2);
+        execute(srv, client, &mut out, &Args::new(&buf, &spans));
+        out.bytes().to_vec()
+    }
+
+    fn resp(cmds: &[&[&str]]) -> String {
+        let mut v = Vec::new();
+        for c in cmds {
+            crate::storage::feed::encode_command(&mut v, c.iter().map(|a| a.as_bytes()));
+        }
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn writes_reach_the_feed_in_deterministic_form() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        send(&srv, &mut c, &["SET", "before", "x"]);
+        srv.keyspace.feed.set_active(true);
+        assert_eq!(send(&srv, &mut c, &["SET", "a", "1"]), b"+OK\r\n");
+        send(&srv, &mut c, &["GET", "a"]); // reads are not propagated
+        send(&srv, &mut c, &["DEL", "missing"]); // nor writes that change nothing
+        send(&srv, &mut c, &["INCRBYFLOAT", "f", "1.5"]);
+        send(&srv, &mut c, &["HINCRBYFLOAT", "h", "x", "0.25"]);
+        send(&srv, &mut c, &["SADD", "s", "only"]);
+        send(&srv, &mut c, &["SPOP", "s"]);
+        send(&srv, &mut c, &["SELECT", "2"]);
+        send(&srv, &mut c, &["MULTI"]);
+        send(&srv, &mut c, &["SET", "x", "1"]);
+        send(&srv, &mut c, &["INCR", "y"]);
+        send(&srv, &mut c, &["GET", "x"]);
+        send(&srv, &mut c, &["EXEC"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["SET", "a", "1"],
+            &["SET", "f", "1.5", "KEEPTTL"],
+            &["HSET", "h", "x", "0.25"],
+            &["SADD", "s", "only"],
+            &["SREM", "s", "only"],
+            &["SELECT", "2"],
+            &["MULTI"],
+            &["SET", "x", "1"],
+            &["INCR", "y"],
+            &["EXEC"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+
+        // Relative expiry becomes absolute; a lazily expired key is a DEL.
+        send(&srv, &mut c, &["EXPIRE", "x", "100"]);
+        send(&srv, &mut c, &["SET", "t", "v", "PX", "1"]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        send(&srv, &mut c, &["GET", "t"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        let parts: Vec<&str> = text.split("\r\n").collect();
+        assert_eq!(&parts[..4], &["*3", "$9", "PEXPIREAT", "$1"], "{text}");
+        let at: i64 = parts[6].parse().unwrap();
+        assert!((at - crate::storage::keyspace::unix_ms() - 100_000).abs() < 5_000);
+        assert!(text.contains("PXAT"), "{text}");
+        assert!(text.ends_with(&resp(&[&["DEL", "t"]])), "{text}");
+    }
 
     #[test]
     fn a_panicking_handler_answers_an_error_and_leaves_the_shard_usable() {

@@ -404,6 +404,11 @@ fn spop(ctx: &mut Ctx, args: &Args) {
                 Some(m) => {
                     reply_member(ctx.out, m.as_member());
                     after_removal(ctx, key, 1);
+                    // The member chosen at random, so replicas agree.
+                    if ctx.propagating() {
+                        let member = m.as_member().with_bytes(|b| b.to_vec());
+                        ctx.propagate_as(&[b"SREM", key, &member]);
+                    }
                 }
                 None => ctx.out.null(),
             }
@@ -434,10 +439,12 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
         }
         ctx.db.remove(key);
         changed(ctx, key, size, true);
+        ctx.propagate_as(&[b"DEL", key]);
         return;
     }
     let count = count as usize;
     let mut rng = rand::rng();
+    let mut popped: Option<Vec<Vec<u8>>> = ctx.srv.keyspace.feed.active().then(Vec::new);
     ctx.out.set(count);
     if count * 5 > size {
         // Many of the members: choose which ones by a partial shuffle of
@@ -450,14 +457,28 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
         for m in &all[..count] {
             reply_member(ctx.out, m.as_member());
             m.as_member().with_bytes(|b| s.remove(b));
+            if let Some(p) = &mut popped {
+                p.push(m.as_member().with_bytes(|b| b.to_vec()));
+            }
         }
     } else {
         for _ in 0..count {
             let m = s.pop_random(&mut rng).expect("count < size");
             reply_member(ctx.out, m.as_member());
+            if let Some(p) = &mut popped {
+                p.push(m.as_member().with_bytes(|b| b.to_vec()));
+            }
         }
     }
     changed(ctx, key, count, false);
+    // The members chosen at random, as SREMs of at most 1024 members.
+    if let Some(p) = popped {
+        for chunk in p.chunks(1024) {
+            let mut argv: Vec<&[u8]> = vec![b"SREM", key];
+            argv.extend(chunk.iter().map(|m| m.as_slice()));
+            ctx.propagate_as(&argv);
+        }
+    }
 }
 
 fn owned(m: Member) -> OwnedMember {

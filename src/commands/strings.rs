@@ -555,6 +555,9 @@ fn set_generic(
             entry.expire = at;
             let db = ctx.db.index;
             ctx.db.insert_entry_in(db, key, entry);
+            // An absolute time, so replicas and reloads agree.
+            let mut buf = itoa::Buffer::new();
+            ctx.propagate_as(&[b"SET", key, val, b"PXAT", buf.format(at).as_bytes()]);
         }
     }
     if !opts.get {
@@ -678,10 +681,15 @@ fn getex(ctx: &mut Ctx, args: &Args) {
     match expire {
         Some((kind, at)) if kind.is_absolute() && at <= ctx.db.now() => {
             ctx.db.remove(key);
+            ctx.propagate_as(&[b"DEL", key]);
         }
-        Some((_, at)) => ctx.db.set_expire(key, at),
-        None if opts.persist => {
-            ctx.db.persist(key);
+        Some((_, at)) => {
+            ctx.db.set_expire(key, at);
+            let mut buf = itoa::Buffer::new();
+            ctx.propagate_as(&[b"PEXPIREAT", key, buf.format(at).as_bytes()]);
+        }
+        None if opts.persist && ctx.db.persist(key) => {
+            ctx.propagate_as(&[b"PERSIST", key]);
         }
         None => {}
     }
@@ -1011,6 +1019,9 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) {
             ctx.db.insert_entry_in(db, key, entry);
         }
     }
+    // The text of the result, not the increment: floating-point rounding
+    // must not differ on a replica or on reload.
+    ctx.propagate_as(&[b"SET", key, &sum, b"KEEPTTL"]);
     ctx.out.bulk(&sum);
 }
 

@@ -206,6 +206,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
         return;
     }
     ctx.out.array(m.cmds.len());
+    ctx.db.wrap_in_multi();
     for q in &m.cmds {
         let args = Args::new(&q.buf, &q.spans);
         let errors_before = ctx.out.error_count();

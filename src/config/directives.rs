@@ -579,7 +579,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "0 200 800",
         MULTI_ARG,
     ),
-    d("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", M),
+    e("notify-keyspace-events", Kind::NotifyKeyspaceEvents, "", M),
     e("bind", Kind::Bind, "* -::*", MULTI_ARG),
     aka(
         d("replicaof", Kind::ReplicaOf, "no one", IM | MULTI_ARG),

@@ -132,6 +132,8 @@ pub struct Settings {
     pub enable_protected_configs: ProtectedAccess,
     /// As Redis shows it in CONFIG GET (e.g. "AKE", "" when off).
     pub notify_keyspace_events: String,
+    /// The same as flag bits (`storage::notify`).
+    pub notify_flags: u32,
     /// normal, replica, pubsub.
     pub client_output_buffer_limit: [OutputLimit; 3],
     pub list_max_listpack_size: i64,
@@ -325,6 +327,10 @@ fn build_settings(values: &[Value]) -> Settings {
         enable_protected_configs: access("enable-protected-configs"),
         notify_keyspace_events: match &values[idx("notify-keyspace-events")] {
             Value::Events(e) => value::format_events(*e),
+            _ => unreachable!(),
+        },
+        notify_flags: match &values[idx("notify-keyspace-events")] {
+            Value::Events(e) => *e,
             _ => unreachable!(),
         },
         client_output_buffer_limit: match &values[idx("client-output-buffer-limit")] {

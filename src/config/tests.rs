@@ -342,7 +342,6 @@ fn file_parsing_comments_quotes_aliases_multi_args() {
             "activedefrag",
             "maxmemory-policy",
             "maxmemory",
-            "notify-keyspace-events",
             "replicaof",
             "list-max-ziplist-entries",
             "user"

@@ -154,6 +154,7 @@ pub fn run(config: Config) -> i32 {
     let threads = settings.server_threads.max(1);
     let config = Arc::new(config);
     let srv = Arc::new(Shared::new(config.clone(), threads));
+    pubsub::install_notifications(&srv);
     log::set_role(b'M');
 
     let listeners = if settings.port != 0 {

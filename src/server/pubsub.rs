@@ -250,3 +250,41 @@ impl PubSub {
         self.patterns.read().len()
     }
 }
+
+/// Connects the keyspace's notifier to Pub/Sub: each event is published on
+/// `__keyspace@<db>__:<key>` (message: the event name) and/or
+/// `__keyevent@<db>__:<event>` (message: the key), as `notify-keyspace-events`
+/// asks; the classes follow CONFIG SET.
+pub fn install_notifications(srv: &std::sync::Arc<crate::server::shared::Shared>) {
+    use crate::storage::notify::{KEYEVENT, KEYSPACE};
+    let weak = std::sync::Arc::downgrade(srv);
+    srv.keyspace.notifier.set_flags(srv.settings().notify_flags);
+    srv.keyspace
+        .notifier
+        .set_sink(Box::new(move |db, event, key, flags| {
+            let Some(srv) = weak.upgrade() else { return };
+            let limit = srv.settings().client_output_buffer_limit[2];
+            let mut channel = Vec::with_capacity(24 + key.len().max(event.len()));
+            if flags & KEYSPACE != 0 {
+                channel.extend_from_slice(format!("__keyspace@{db}__:").as_bytes());
+                channel.extend_from_slice(key);
+                srv.pubsub
+                    .publish(Space::Plain, &channel, event.as_bytes(), &limit);
+            }
+            if flags & KEYEVENT != 0 {
+                channel.clear();
+                channel.extend_from_slice(format!("__keyevent@{db}__:{event}").as_bytes());
+                srv.pubsub.publish(Space::Plain, &channel, key, &limit);
+            }
+        }));
+    let weak = std::sync::Arc::downgrade(srv);
+    srv.config.on_change(
+        "notify-keyspace-events",
+        Box::new(move |s: &crate::config::Settings| {
+            if let Some(srv) = weak.upgrade() {
+                srv.keyspace.notifier.set_flags(s.notify_flags);
+            }
+            Ok(())
+        }),
+    );
+}

@@ -9,6 +9,8 @@
 //! touches them, and actively by [`Keyspace::active_expire_cycle`].
 
 use super::dict::{Dict, hash_bytes};
+use super::feed::{Feed, Pending, encode_command};
+use super::notify::{self, Notifier};
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
 use compact_bytes::CompactBytes;
@@ -96,6 +98,10 @@ pub struct Keyspace {
     shards: Box<[Padded]>,
     /// Keys clients WATCH; every change below signals it.
     pub watches: Watches,
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub notifier: Notifier,
+    /// The stream of executed writes (AOF, replication).
+    pub feed: Feed,
     databases: usize,
     /// Seconds since start, the clock stored in `Entry::lru`.
     lru_clock: AtomicU32,
@@ -121,6 +127,8 @@ impl Keyspace {
         Keyspace {
             shards,
             watches: Watches::default(),
+            notifier: Notifier::default(),
+            feed: Feed::default(),
             databases,
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
@@ -254,7 +262,7 @@ impl Keyspace {
                 let mut stale = false;
                 let mut batch = 0;
                 while batch < EXPIRE_BATCH {
-                    let (expired, sampled) = g.expire_some(now, per_loop, 16, &self.watches);
+                    let (expired, sampled) = g.expire_some(now, per_loop, 16, self);
                     deleted += expired as u64;
                     batch += sampled.max(1);
                     stale = sampled > 0 && expired * 100 > sampled * stale_pct;
@@ -300,7 +308,7 @@ impl Shard {
         now: i64,
         per_db: usize,
         max_dbs: usize,
-        watches: &Watches,
+        ks: &Keyspace,
     ) -> (usize, usize) {
         let ndb = self.dbs.len();
         let mut expired = 0;
@@ -333,8 +341,12 @@ impl Shard {
             for k in &victims {
                 let h = hash_bytes(k);
                 table.remove_hashed(h, k);
-                if watches.active() {
-                    watches.touch(dbi, k);
+                if ks.watches.active() {
+                    ks.watches.touch(dbi, k);
+                }
+                ks.notifier.emit(notify::EXPIRED, dbi, "expired", k);
+                if ks.feed.active() {
+                    ks.feed.append(&vec![(dbi, del_command(k))], false);
                 }
             }
             expired += victims.len();
@@ -369,6 +381,31 @@ pub struct Db<'a> {
     /// (address, length, hash) of the key the view was locked for, so the
     /// handler's lookup of that same argument does not hash it again.
     hint: (usize, usize, u64),
+    /// Writes to hand to the feed when the view is released (while its
+    /// shards are still locked): see [`Db::propagate_as`].
+    pending: Pending,
+    /// Set by [`Db::propagate_as`]: the running command chose its own
+    /// propagated form.
+    pub rewrote: bool,
+    /// The pending commands form a transaction (EXEC).
+    wrap: bool,
+}
+
+impl Drop for Db<'_> {
+    fn drop(&mut self) {
+        // Fields (the shard guards) are dropped after this: the commands
+        // reach the feed while their keys are still locked.
+        if !self.pending.is_empty() {
+            self.ks.feed.append(&self.pending, self.wrap);
+        }
+    }
+}
+
+/// `DEL key`, as propagated for a key that expired.
+fn del_command(key: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(key.len() + 24);
+    encode_command(&mut v, [&b"DEL"[..], key].into_iter());
+    v
 }
 
 impl<'a> Db<'a> {
@@ -380,6 +417,9 @@ impl<'a> Db<'a> {
             now: 0,
             dirty: 0,
             hint: (0, 0, 0),
+            pending: Vec::new(),
+            rewrote: false,
+            wrap: false,
         }
     }
 
@@ -453,6 +493,10 @@ impl<'a> Db<'a> {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
                 self.signal(db, key);
+                self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+                if self.ks.feed.active() {
+                    self.pending.push((db, del_command(key)));
+                }
                 true
             }
             _ => false,
@@ -506,6 +550,7 @@ impl<'a> Db<'a> {
             None => {
                 if stats {
                     shard.stats.keyspace_misses += 1;
+                    self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
                 }
                 return None;
             }
@@ -519,6 +564,7 @@ impl<'a> Db<'a> {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
+                self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
             }
             return None;
         }
@@ -582,6 +628,7 @@ impl<'a> Db<'a> {
             None => {
                 t.main
                     .insert_new_hashed(hash, CompactBytes::new(key), fresh);
+                self.ks.notifier.emit(notify::NEW, db, "new", key);
             }
         }
         self.dirty += 1;
@@ -622,6 +669,8 @@ impl<'a> Db<'a> {
         }
         self.dirty += 1;
         self.signal(db, key);
+        // Redis deletes the old key first and adds a new one.
+        self.ks.notifier.emit(notify::NEW, db, "new", key);
     }
 
     /// Deletes a key; returns its entry if it existed (and was not expired).
@@ -638,6 +687,10 @@ impl<'a> Db<'a> {
         if e.expire <= now {
             shard.stats.expired_keys += 1;
             self.signal(db, key);
+            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+            if self.ks.feed.active() {
+                self.pending.push((db, del_command(key)));
+            }
             return None;
         }
         self.dirty += 1;
@@ -824,6 +877,45 @@ impl<'a> Db<'a> {
         self.dirty += 1;
         let db = self.index;
         self.signal(db, key);
+    }
+
+    /// Propagates `args` (in the selected database) instead of the running
+    /// command, for AOF and replicas: handlers call it on their write path
+    /// to give a deterministic form (`EXPIRE` → `PEXPIREAT`, `SPOP` →
+    /// `SREM` …); several calls propagate several commands. Free while no
+    /// consumer is attached.
+    pub fn propagate_as(&mut self, args: &[&[u8]]) {
+        self.rewrote = true;
+        if self.ks.feed.active() {
+            let mut v = Vec::new();
+            encode_command(&mut v, args.iter().copied());
+            self.pending.push((self.index, v));
+        }
+    }
+
+    /// Propagates the command a dispatcher ran, as given (no rewrite).
+    pub fn propagate_verbatim<'x>(&mut self, args: impl ExactSizeIterator<Item = &'x [u8]>) {
+        let mut v = Vec::new();
+        encode_command(&mut v, args);
+        self.pending.push((self.index, v));
+    }
+
+    /// Marks the pending commands as one transaction (EXEC): more than one
+    /// is wrapped in `MULTI`/`EXEC`.
+    pub fn wrap_in_multi(&mut self) {
+        self.wrap = true;
+    }
+
+    /// Reports a keyspace event on `key` of the selected database.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.ks.notifier.emit(class, self.index, event, key);
+    }
+
+    /// [`Db::notify`] for a key of another database.
+    #[inline]
+    pub fn notify_in(&self, db: usize, class: u32, event: &str, key: &[u8]) {
+        self.ks.notifier.emit(class, db, event, key);
     }
 
     /// [`Db::touched`] for a key of another database.

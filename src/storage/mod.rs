@@ -2,8 +2,10 @@
 //! replies or sockets.
 
 pub mod dict;
+pub mod feed;
 pub mod hash;
 pub mod keyspace;
+pub mod notify;
 pub mod set;
 pub mod value;
 pub mod watch;

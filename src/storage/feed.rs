@@ -1,0 +1,181 @@
+//! The one stream of executed write commands, which persistence (AOF) and
+//! replication consume. Commands never know who listens: the dispatcher
+//! appends each write that changed the dataset (in a deterministic form a
+//! handler may choose, e.g. `EXPIRE` → `PEXPIREAT`), the keyspace appends
+//! `DEL` for keys it expires, and a transaction's writes are wrapped in
+//! `MULTI`/`EXEC`.
+//!
+//! Commands are appended while their shards are still locked, so two
+//! commands touching the same key appear in the order they ran; commands on
+//! different shards commute. The stream is RESP, with `SELECT` inserted
+//! whenever the database changes. While no consumer is attached
+//! ([`Feed::active`] is false) nothing is encoded: one relaxed load per
+//! write command.
+
+use parking_lot::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Appends the RESP multibulk encoding of `args` to `out`.
+pub fn encode_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
+    let mut num = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(num.format(args.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        out.push(b'$');
+        out.extend_from_slice(num.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Commands one command (or one transaction) produced: `(db, RESP bytes)`.
+pub type Pending = Vec<(usize, Vec<u8>)>;
+
+/// The stream's state behind its lock.
+#[derive(Default)]
+struct Inner {
+    /// Bytes not taken by the consumer yet.
+    buf: Vec<u8>,
+    /// Database of the last command appended (`SELECT` is inserted when a
+    /// command's database differs).
+    last_db: Option<usize>,
+    /// Bytes appended since start (the end of `buf` in stream offsets).
+    offset: u64,
+}
+
+/// See the module documentation.
+#[derive(Default)]
+pub struct Feed {
+    active: AtomicBool,
+    inner: Mutex<Inner>,
+    /// Called after each append, outside the lock (wakes the consumer).
+    waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl Feed {
+    /// True when a consumer is attached: writes must be appended.
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Attaches or detaches the consumer. Detaching drops what was not
+    /// taken; the next append after attaching starts with a `SELECT`.
+    pub fn set_active(&self, on: bool) {
+        let mut g = self.inner.lock();
+        if !on {
+            g.buf = Vec::new();
+        }
+        g.last_db = None;
+        self.active.store(on, Ordering::Relaxed);
+    }
+
+    /// Installs the function called after each append.
+    pub fn set_waker(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.waker.set(f);
+    }
+
+    /// Forgets the database of the last command, so the next append starts
+    /// with a `SELECT` (a consumer starting a new file does this).
+    pub fn reset_db(&self) {
+        self.inner.lock().last_db = None;
+    }
+
+    /// Appends the commands of one command run; with `wrap` and more than
+    /// one command they are wrapped in `MULTI` … `EXEC` (a transaction).
+    pub fn append(&self, cmds: &Pending, wrap: bool) {
+        if cmds.is_empty() {
+            return;
+        }
+        {
+            let mut g = self.inner.lock();
+            let start = g.buf.len();
+            let wrap = wrap && cmds.len() > 1;
+            let mut first = true;
+            for (db, bytes) in cmds {
+                if g.last_db != Some(*db) {
+                    let mut num = itoa::Buffer::new();
+                    let n = num.format(*db);
+                    encode_command(&mut g.buf, [&b"SELECT"[..], n.as_bytes()].into_iter());
+                    g.last_db = Some(*db);
+                }
+                if wrap && first {
+                    g.buf.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+                }
+                first = false;
+                g.buf.extend_from_slice(bytes);
+            }
+            if wrap {
+                g.buf.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+            }
+            let added = (g.buf.len() - start) as u64;
+            g.offset += added;
+        }
+        if let Some(w) = self.waker.get() {
+            w();
+        }
+    }
+
+    /// Takes everything appended so far; returns it with the stream offset
+    /// of its end.
+    pub fn take(&self) -> (Vec<u8>, u64) {
+        let mut g = self.inner.lock();
+        let buf = std::mem::take(&mut g.buf);
+        (buf, g.offset)
+    }
+
+    /// Stream offset of the end of what was appended.
+    pub fn offset(&self) -> u64 {
+        self.inner.lock().offset
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(args: &[&str]) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode_command(&mut v, args.iter().map(|a| a.as_bytes()));
+        v
+    }
+
+    #[test]
+    fn appends_select_on_database_changes_and_wraps_transactions() {
+        let f = Feed::default();
+        f.set_active(true);
+        f.append(&vec![(0, cmd(&["SET", "a", "1"]))], false);
+        f.append(&vec![(0, cmd(&["DEL", "a"]))], false);
+        f.append(
+            &vec![(3, cmd(&["SET", "b", "2"])), (3, cmd(&["INCR", "c"]))],
+            true,
+        );
+        // A one-command transaction is not wrapped (as Redis 7.0).
+        f.append(&vec![(3, cmd(&["INCR", "c"]))], true);
+        let (buf, off) = f.take();
+        let want = [
+            cmd(&["SELECT", "0"]),
+            cmd(&["SET", "a", "1"]),
+            cmd(&["DEL", "a"]),
+            cmd(&["SELECT", "3"]),
+            cmd(&["MULTI"]),
+            cmd(&["SET", "b", "2"]),
+            cmd(&["INCR", "c"]),
+            cmd(&["EXEC"]),
+            cmd(&["INCR", "c"]),
+        ]
+        .concat();
+        assert_eq!(
+            String::from_utf8_lossy(&buf),
+            String::from_utf8_lossy(&want)
+        );
+        assert_eq!(off, want.len() as u64);
+        assert!(f.take().0.is_empty());
+        f.reset_db();
+        f.append(&vec![(3, cmd(&["DEL", "c"]))], false);
+        assert!(f.take().0.starts_with(&cmd(&["SELECT", "3"])));
+    }
+}
