@@ -734,3 +734,37 @@ mod robustness {
         }
     }
 }
+
+/// RESTORE's keyspace events (restore, new, del when REPLACE meets an
+/// expired TTL) are the ones Redis sends.
+#[test]
+fn restore_notifications_match_redis() {
+    let Some(redis) = common::Oracle::start() else {
+        return;
+    };
+    let ember = common::Server::start(&[]).unwrap();
+    let payload: &[u8] = b"\x00\x05hello\x0a\x00cr\xdfve4 \x0a";
+    let mut got = Vec::new();
+    for s in [&ember, &redis] {
+        let mut c = s.raw();
+        c.cmd(&[b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA"]);
+        let mut sub = s.raw();
+        sub.cmd(&[b"PSUBSCRIBE", b"__key*__:*"]);
+        c.cmd(&[b"RESTORE", b"k", b"0", payload]);
+        c.cmd(&[b"RESTORE", b"k", b"1", payload, b"ABSTTL", b"REPLACE"]);
+        c.cmd(&[b"RESTORE", b"k2", b"100000", payload]);
+        c.cmd(&[b"PING"]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        sub.set_timeout(std::time::Duration::from_millis(300));
+        let mut msgs = Vec::new();
+        while let Ok(m) = sub.try_read_reply() {
+            msgs.extend_from_slice(&m);
+        }
+        assert!(!msgs.is_empty());
+        got.push(msgs);
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&got[0]),
+        String::from_utf8_lossy(&got[1])
+    );
+}

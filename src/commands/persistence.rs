@@ -9,6 +9,7 @@ use crate::persist::rdb::reader::decode_dump_payload;
 use crate::persist::snapshot::{self, SaveFailed};
 use crate::server::shared::Shared;
 use crate::storage::keyspace::{Db, unix_ms};
+use crate::storage::notify;
 use crate::storage::value::Entry;
 use crate::util::num::parse_i64;
 use std::sync::atomic::Ordering;
@@ -228,26 +229,37 @@ fn restore(ctx: &mut Ctx, args: &Args) {
         }
         Err(ConvertError::Invalid(_)) => return ctx.out.err("ERR Bad data format"),
     };
-    if replace {
-        ctx.db.remove(key);
-    }
+    let deleted = replace && ctx.db.remove(key).is_some();
     if ttl != 0 && !absttl {
         ttl = ttl.saturating_add(ctx.db.now());
     }
     if ttl != 0 && ttl <= unix_ms() {
-        // Already expired: the key is not created (REPLACE still deleted
-        // the old one, which counted as a change).
+        // Already expired: the key is not created; an old one REPLACE
+        // deleted is reported and propagated as a DEL.
+        if deleted {
+            ctx.propagate_as(&[b"DEL", key]);
+            ctx.notify(notify::GENERIC, "del", key);
+        }
         return ctx.out.ok();
     }
     let clock = ctx.db.keyspace().lru_clock();
     let mut entry = Entry::new(value, clock);
     if ttl != 0 {
         entry.expire = ttl;
+        if !absttl && ctx.propagating() {
+            // Replicas and the AOF get the absolute time.
+            let mut rewritten: Vec<&[u8]> = args.iter().collect();
+            let at = ttl.to_string();
+            rewritten[2] = at.as_bytes();
+            rewritten.push(b"ABSTTL");
+            ctx.propagate_as(&rewritten);
+        }
     }
     if let Some(idle) = idle {
         entry.lru = clock.wrapping_sub(idle.min(u32::MAX as i64) as u32);
     }
     let db = ctx.db.index;
     ctx.db.insert_entry_in(db, key, entry);
+    ctx.notify(notify::GENERIC, "restore", key);
     ctx.out.ok();
 }
