@@ -221,6 +221,11 @@ corpus_tests!(
     sets,
     hashes,
     pubsub,
+    lists,
+    zsets,
+    sort,
+    collections_errors,
+    streams,
     persistence
 );
 

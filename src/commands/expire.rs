@@ -2,6 +2,7 @@
 //! milliseconds, with NX|XX|GT|LT), the TTL family and PERSIST.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
+use crate::storage::notify::GENERIC;
 use crate::util::num::parse_i64;
 
 const fn expire_def(
@@ -204,9 +205,11 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, absolute: bool, seconds: bool) {
     if when <= ctx.db.now() {
         // Already in the past: the key goes now, as an ordinary delete.
         ctx.db.remove(key);
+        ctx.notify(GENERIC, "del", key);
         ctx.propagate_as(&[b"DEL", key]);
     } else {
         ctx.db.set_expire(key, when);
+        ctx.notify(GENERIC, "expire", key);
         // Relative times would expire later on a replica or on reload.
         let mut buf = itoa::Buffer::new();
         ctx.propagate_as(&[b"PEXPIREAT", key, buf.format(when).as_bytes()]);
@@ -257,5 +260,8 @@ fn persist(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let removed = ctx.db.persist(key);
+    if removed {
+        ctx.notify(GENERIC, "persist", key);
+    }
     ctx.out.int(removed as i64);
 }

@@ -414,7 +414,7 @@ impl Described {
         let mut flags = def.flags;
         let movable = match facts {
             Some(f) => f.movable_keys,
-            None => matches!(def.keys, Keys::Custom(_)),
+            None => matches!(def.keys, Keys::Custom(_) | Keys::CustomOrAll(_)),
         };
         if movable {
             flags |= MOVABLE_KEYS;
@@ -820,7 +820,7 @@ impl KeySource {
             }
             KeySource::Decl(def) => match def.keys {
                 Keys::Range { first, .. } => first > 0,
-                Keys::Custom(_) => true,
+                Keys::Custom(_) | Keys::CustomOrAll(_) => true,
                 Keys::None | Keys::All => false,
             },
         }
@@ -848,6 +848,11 @@ impl KeySource {
                         }
                     }
                     Keys::Custom(find) => {
+                        let spans = spans_of(argv);
+                        let buf: Vec<u8> = argv.concat();
+                        find(&Args::new(&buf, &spans), &mut idx);
+                    }
+                    Keys::CustomOrAll(find) => {
                         let spans = spans_of(argv);
                         let buf: Vec<u8> = argv.concat();
                         find(&Args::new(&buf, &spans), &mut idx);
@@ -1140,7 +1145,7 @@ pub fn check_def(def: &CommandDef) -> Vec<String> {
         .all(|s| s.flags & key_flags::NOT_KEY != 0);
     let keys_ok = match def.keys {
         Keys::Range { .. } => !f.movable_keys && legacy_of(&def.keys) == Some(legacy),
-        Keys::Custom(_) => f.movable_keys,
+        Keys::Custom(_) | Keys::CustomOrAll(_) => f.movable_keys,
         Keys::All => f.movable_keys || !has_key_specs,
         Keys::None => !has_key_specs || only_fake_keys,
     };

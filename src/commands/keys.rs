@@ -4,6 +4,7 @@
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::config::{MaxmemoryPolicy, Settings};
+use crate::storage::notify::GENERIC;
 use crate::storage::value::{Entry, Value};
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
@@ -340,6 +341,7 @@ fn del(ctx: &mut Ctx, args: &Args) {
     let mut n = 0;
     for k in args.iter().skip(1) {
         if ctx.db.remove(k).is_some() {
+            ctx.notify(GENERIC, "del", k);
             n += 1;
         }
     }
@@ -411,6 +413,8 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
     // Replaces any old destination; the TTL travels with the entry.
     ctx.db.insert_entry_in(db, dst, entry);
     ctx.db.dirty = dirty + 1;
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -444,6 +448,8 @@ fn move_cmd(ctx: &mut Ctx, args: &Args) {
     };
     ctx.db.insert_entry_in(dst, key, entry);
     ctx.db.dirty = dirty + 1;
+    ctx.db.notify_in(src, GENERIC, "move_from", key);
+    ctx.db.notify_in(dst, GENERIC, "move_to", key);
     ctx.out.int(1);
 }
 
@@ -498,6 +504,7 @@ fn copy(ctx: &mut Ctx, args: &Args) {
     }
     ctx.db.insert_entry_in(dst, dst_key, copied);
     ctx.db.dirty = dirty + 1;
+    ctx.db.notify_in(dst, GENERIC, "copy_to", dst_key);
     ctx.out.int(1);
 }
 
@@ -693,14 +700,14 @@ fn swapdb(ctx: &mut Ctx, args: &Args) {
 // ----- OBJECT ---------------------------------------------------------------
 
 fn object_encoding(ctx: &mut Ctx, args: &Args) {
-    match ctx.db.get_notouch(args.get(2)).map(|e| e.encoding()) {
+    match ctx.db.get_quiet(args.get(2)).map(|e| e.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &Args) {
-    let Some(e) = ctx.db.get_notouch(args.get(2)) else {
+    let Some(e) = ctx.db.get_quiet(args.get(2)) else {
         ctx.out.null();
         return;
     };
@@ -711,7 +718,7 @@ fn object_refcount(ctx: &mut Ctx, args: &Args) {
 
 fn object_idletime(ctx: &mut Ctx, args: &Args) {
     let clock = ctx.db.keyspace().lru_clock();
-    let Some(e) = ctx.db.get_notouch(args.get(2)) else {
+    let Some(e) = ctx.db.get_quiet(args.get(2)) else {
         ctx.out.null();
         return;
     };
@@ -729,7 +736,7 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) {
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) {
-    if ctx.db.get_notouch(args.get(2)).is_none() {
+    if ctx.db.get_quiet(args.get(2)).is_none() {
         ctx.out.null();
         return;
     }

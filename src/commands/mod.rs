@@ -8,17 +8,22 @@
 //! handler, then records statistics.
 
 pub mod bitmaps;
+pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
+pub mod lists;
 pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod transactions;
+pub mod zsets;
 
 use crate::protocol::reply::Reply;
 use crate::server::client::Client;
@@ -145,6 +150,10 @@ pub enum Keys {
     /// Keys found by a function (`numkeys` forms and the like); it pushes
     /// argument indexes.
     Custom(fn(&Args, &mut Vec<usize>)),
+    /// Like `Custom`, but the function returns true when this particular
+    /// call must see the whole keyspace (SORT with BY/GET patterns, which
+    /// name keys built from the data): then every shard is locked.
+    CustomOrAll(fn(&Args, &mut Vec<usize>) -> bool),
     /// Every shard (whole-keyspace commands).
     All,
 }
@@ -339,6 +348,10 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         introspection::COMMANDS,
         sets::COMMANDS,
+        streams::COMMANDS,
+        lists::COMMANDS,
+        zsets::COMMANDS,
+        sort::COMMANDS,
         persistence::COMMANDS,
     ]
 }
@@ -532,10 +545,14 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
         }
         m.queue(args, def, id);
         let queued = m.cmds.len() as i64;
-        client
-            .info
-            .multi
-            .store(queued, std::sync::atomic::Ordering::Relaxed);
+        let info = &client.info;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        info.multi.store(queued, relaxed);
+        // As Redis's `argv_len_sums`: argument bytes plus a pointer each.
+        let mem: usize = args.iter().map(|a| a.len() + 8).sum();
+        info.multi_mem.fetch_add(mem, relaxed);
+        // CLIENT LIST's `cmd` is the last command queued, as in Redis.
+        info.last_cmd.store(id + 1, relaxed);
         out.simple(b"QUEUED");
         return;
     }
@@ -583,9 +600,29 @@ pub fn run(
                     .map(|i| args.get(i)),
             )
         }
+        Keys::CustomOrAll(f) => {
+            let mut idx = Vec::new();
+            if f(args, &mut idx) {
+                ks.view_all(db_index)
+            } else {
+                ks.view_keys(
+                    db_index,
+                    idx.into_iter()
+                        .filter(|&i| i < args.len())
+                        .map(|i| args.get(i)),
+                )
+            }
+        }
         Keys::All => ks.view_all(db_index),
     };
     call(srv, client, out, args, def, id, errors_before, &mut db);
+    // Hand what this command (or transaction) pushed to blocked clients
+    // before anyone else can see the keys.
+    let before = db.dirty;
+    db.serve_ready();
+    if db.dirty > before {
+        srv.add_dirty(db.dirty - before);
+    }
 }
 
 /// Calls `def`'s handler over an already locked view (the shards it needs,
@@ -636,8 +673,8 @@ pub fn call(
         }
     }
     if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
-        let limit = client.settings.client_output_buffer_limit[1];
-        srv.monitors.feed(client.db, &client.info, args, &limit);
+        let limit = &client.settings.client_output_buffer_limit[crate::server::outlimit::NORMAL];
+        srv.monitors.feed(srv, client.db, &client.info, args, limit);
     }
     client.note_call(
         srv,
@@ -716,6 +753,11 @@ mod tests {
         send(&srv, &mut c, &["HINCRBYFLOAT", "h", "x", "0.25"]);
         send(&srv, &mut c, &["SADD", "s", "only"]);
         send(&srv, &mut c, &["SPOP", "s"]);
+        send(&srv, &mut c, &["RPUSH", "l", "a", "b", "c", "d"]);
+        send(&srv, &mut c, &["BLPOP", "nothing", "l", "0"]);
+        send(&srv, &mut c, &["LMPOP", "1", "l", "RIGHT", "COUNT", "5"]);
+        send(&srv, &mut c, &["RPUSH", "l", "e"]);
+        send(&srv, &mut c, &["BRPOPLPUSH", "l", "m", "0"]);
         send(&srv, &mut c, &["SELECT", "2"]);
         send(&srv, &mut c, &["MULTI"]);
         send(&srv, &mut c, &["SET", "x", "1"]);
@@ -730,6 +772,11 @@ mod tests {
             &["HSET", "h", "x", "0.25"],
             &["SADD", "s", "only"],
             &["SREM", "s", "only"],
+            &["RPUSH", "l", "a", "b", "c", "d"],
+            &["LPOP", "l"],
+            &["RPOP", "l", "3"],
+            &["RPUSH", "l", "e"],
+            &["LMOVE", "l", "m", "RIGHT", "LEFT"],
             &["SELECT", "2"],
             &["MULTI"],
             &["SET", "x", "1"],
@@ -751,6 +798,61 @@ mod tests {
         assert!((at - crate::storage::keyspace::unix_ms() - 100_000).abs() < 5_000);
         assert!(text.contains("PXAT"), "{text}");
         assert!(text.ends_with(&resp(&[&["DEL", "t"]])), "{text}");
+    }
+
+    #[test]
+    fn zmpop_reaches_the_feed_as_a_single_key_pop() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        send(
+            &srv,
+            &mut c,
+            &["ZMPOP", "2", "nokey", "z", "MAX", "COUNT", "2"],
+        );
+        send(&srv, &mut c, &["ZMPOP", "1", "nokey", "MIN"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["ZPOPMAX", "z", "2"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    #[test]
+    fn xadd_propagates_the_id_used_and_an_exact_trim() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let info = Arc::new(ClientInfo::new(
+            1,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        let mut c = Client::new(&srv, info, 0, true);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut c, &["XADD", "s", "5-*", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "1", "6-0", "f", "v"]);
+        send(&srv, &mut c, &["XADD", "s", "MAXLEN", "0", "7-0", "f", "v"]);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = resp(&[
+            &["SELECT", "0"],
+            &["XADD", "s", "5-0", "f", "v"],
+            &["XADD", "s", "6-0", "f", "v"],
+            &["XTRIM", "s", "MINID", "=", "6-0"],
+            &["XADD", "s", "7-0", "f", "v"],
+            &["XTRIM", "s", "MAXLEN", "=", "0"],
+        ]);
+        assert_eq!(String::from_utf8_lossy(&buf), want);
     }
 
     #[test]

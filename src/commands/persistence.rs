@@ -156,7 +156,8 @@ fn dump(ctx: &mut Ctx, args: &Args) {
     match ctx.db.get(args.get(1)) {
         None => ctx.out.null(),
         Some(e) => {
-            let p = convert::dump_payload(&e.value, compress);
+            let th = convert::thresholds(&ctx.client.settings);
+            let p = convert::dump_payload(&e.value, compress, &th);
             ctx.out.bulk(&p);
         }
     }

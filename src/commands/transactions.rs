@@ -207,9 +207,11 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
     }
     ctx.out.array(m.cmds.len());
     ctx.db.wrap_in_multi();
+    ctx.client.in_exec = true;
     for q in &m.cmds {
         let args = Args::new(&q.buf, &q.spans);
         let errors_before = ctx.out.error_count();
+        let mark = ctx.out.len();
         call(
             ctx.srv,
             ctx.client,
@@ -220,5 +222,8 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
             errors_before,
             ctx.db,
         );
+        // Each queued command's own events precede its reply, as in Redis.
+        ctx.client.deliver_before_reply(ctx.out, mark);
     }
+    ctx.client.in_exec = false;
 }

@@ -422,7 +422,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "cluster-slave-validity-factor",
     ),
     aka(
-        d("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
+        e("list-max-listpack-size", int(I32_MIN, I32_MAX), "-2", M),
         "list-max-ziplist-size",
     ),
     e("tcp-keepalive", int(0, I32_MAX), "300", M),
@@ -494,7 +494,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("slowlog-log-slower-than", int(-1, I64_MAX), "10000", M),
     e("latency-monitor-threshold", int(0, I64_MAX), "0", M),
     e("proto-max-bulk-len", mem(1024 * 1024, I64_MAX), "512mb", M),
-    d("stream-node-max-entries", int(0, I64_MAX), "100", M),
+    e("stream-node-max-entries", int(0, I64_MAX), "100", M),
     d("repl-backlog-size", mem(1, I64_MAX), "1mb", M),
     d("maxmemory", mem(0, U64_MAX), "0", M),
     d("cluster-link-sendbuf-limit", mem(0, U64_MAX), "0", M),
@@ -504,7 +504,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     ),
     e("set-max-intset-entries", int(0, I64_MAX), "512", M),
     aka(
-        d("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
+        e("zset-max-listpack-entries", int(0, I64_MAX), "128", M),
         "zset-max-ziplist-entries",
     ),
     d("active-defrag-ignore-bytes", mem(1, I64_MAX), "100mb", M),
@@ -512,9 +512,9 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         e("hash-max-listpack-value", mem(0, I64_MAX), "64", M),
         "hash-max-ziplist-value",
     ),
-    d("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
+    e("stream-node-max-bytes", mem(0, I64_MAX), "4096", M),
     aka(
-        d("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
+        e("zset-max-listpack-value", mem(0, I64_MAX), "64", M),
         "zset-max-ziplist-value",
     ),
     d("hll-sparse-max-bytes", mem(0, I64_MAX), "3000", M),

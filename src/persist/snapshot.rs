@@ -6,7 +6,7 @@
 use crate::config::Settings;
 use crate::persist::convert::{self, LoadLimits};
 use crate::persist::rdb::reader::{Item, Reader};
-use crate::persist::rdb::writer::Writer;
+use crate::persist::rdb::writer::{Thresholds, Writer};
 use crate::server::log;
 use crate::storage::keyspace::{Db, Keyspace, Shard, unix_ms};
 use crate::storage::value::Entry;
@@ -22,6 +22,7 @@ pub fn write_rdb<W: Write>(
     compress: bool,
     checksum: bool,
     used_mem: u64,
+    th: &Thresholds,
 ) -> io::Result<W> {
     let mut w = Writer::new(out, compress, checksum);
     w.header()?;
@@ -42,7 +43,7 @@ pub fn write_rdb<W: Write>(
         w.resize_db(keys as u64, expires as u64)?;
         for s in shards.iter() {
             for (k, e) in s.dbs[db].main.iter() {
-                convert::write_entry(&mut w, k, e)?;
+                convert::write_entry(&mut w, k, e, th)?;
             }
         }
     }
@@ -77,6 +78,7 @@ pub fn save(db: &mut Db, settings: &Settings, used_mem: u64) -> Result<(), SaveF
         settings.rdbcompression,
         settings.rdbchecksum,
         used_mem,
+        &convert::thresholds(settings),
     )
     .and_then(|bw| bw.into_inner().map_err(|e| e.into_error()))
     .and_then(|f| f.sync_all())

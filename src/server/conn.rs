@@ -4,10 +4,13 @@
 //! connection closed where Redis closes it.
 
 use crate::commands::{self, Args, Table, flags};
-use crate::protocol::reply::{Reply, Resp};
+use crate::protocol::reply::{Reply, Resp, SHRINK_ABOVE};
 use crate::protocol::request::{Limits, Parsed, RequestParser, Source};
-use crate::server::client::{BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode};
+use crate::server::client::{
+    BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode, UNBLOCK_ERROR,
+};
 use crate::server::log;
+use crate::server::outlimit;
 use crate::server::shared::Shared;
 use crate::storage::keyspace::unix_ms;
 use std::io;
@@ -42,6 +45,22 @@ impl Sock {
         }
     }
 
+    /// Waits until the socket is readable (used while output is pending,
+    /// beside [`Sock::writable`]).
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.readable().await,
+            Sock::Unix(s) => s.readable().await,
+        }
+    }
+
+    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.try_read_buf(buf),
+            Sock::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.try_write(buf),
@@ -53,8 +72,9 @@ impl Sock {
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Writes everything in `out` to the socket.
-async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
+/// Writes as much of `out` as the socket takes now, without waiting, and
+/// publishes what is left for CLIENT LIST and the Pub/Sub limit check.
+fn write_some(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
     let w = &srv.workers[client.worker];
     while !out.is_empty() {
         match sock.try_write(out.bytes()) {
@@ -62,15 +82,58 @@ async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> i
                 out.consume(n);
                 w.net_output.add(n as u64);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                client.info.omem.store(out.len(), Ordering::Relaxed);
-                sock.writable().await?;
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         }
     }
-    client.info.omem.store(0, Ordering::Relaxed);
+    client.info.out_pending.store(out.len(), Ordering::Relaxed);
     Ok(())
+}
+
+/// Writes everything in `out` to the socket, waiting as long as it takes
+/// (before closing the connection, or before a CLIENT PAUSE wait).
+async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
+    loop {
+        write_some(sock, out, client, srv)?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        sock.writable().await?;
+    }
+}
+
+/// Applies `client-output-buffer-limit` of the client's class to its
+/// pending output (replies plus mailbox); true when it was disconnected.
+fn over_output_limit(srv: &Shared, client: &Client, out: &Reply) -> bool {
+    let info = &client.info;
+    if out.is_empty() {
+        // Everything written: a later excess starts a new soft period.
+        if info.obuf_soft_since.load(Ordering::Relaxed) != 0 {
+            info.obuf_soft_since.store(0, Ordering::Relaxed);
+        }
+        if !info.mailbox.has_pending() {
+            return false;
+        }
+    }
+    let limit = &client.settings.client_output_buffer_limit[outlimit::class_of(info)];
+    let pending = out.len() + info.mailbox.len();
+    if outlimit::exceeded(info, pending, limit) {
+        // The log line shows what was pending.
+        info.out_pending.store(out.len(), Ordering::Relaxed);
+        outlimit::close(srv, info, true);
+        return true;
+    }
+    false
+}
+
+/// What woke a connection that has output pending or listens for messages.
+enum Wake {
+    /// `read_buf` already read (the socket had nothing pending to write).
+    Read(io::Result<usize>),
+    Readable(io::Result<()>),
+    Writable(io::Result<()>),
+    /// Pub/Sub messages or MONITOR lines arrived.
+    Mail,
 }
 
 /// What a client outside the loopback interface reads before being
@@ -141,36 +204,63 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
     let mut pos = 0usize;
     let mut parser = RequestParser::new();
     let mut out = Reply::new(Resp::V2);
+    // Set after a blocking command ended with requests still buffered:
+    // they run before the socket is read again.
+    let mut resume = false;
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
-        let read = if client.in_pubsub() || client.is_monitor() {
-            // A subscriber also wakes up for messages to deliver.
-            tokio::select! {
-                r = sock.read_buf(&mut rbuf) => Some(r),
-                _ = client.info.mailbox.notify.notified() => None,
-            }
+        let listens = client.in_pubsub() || client.is_monitor();
+        let read = if std::mem::take(&mut resume) {
+            // Requests left in the buffer by a blocking command run now.
+            Ok(usize::MAX)
+        } else if out.is_empty() && !listens {
+            // The common case: nothing to write, wait for requests.
+            sock.read_buf(&mut rbuf).await
         } else {
-            Some(sock.read_buf(&mut rbuf).await)
+            // As Redis, requests keep being read and run while replies wait
+            // for the socket: the output buffer limit bounds what piles up.
+            let wake = if out.is_empty() {
+                tokio::select! {
+                    r = sock.read_buf(&mut rbuf) => Wake::Read(r),
+                    _ = client.info.mailbox.notify.notified() => Wake::Mail,
+                }
+            } else {
+                tokio::select! {
+                    r = sock.readable() => Wake::Readable(r),
+                    r = sock.writable() => Wake::Writable(r),
+                    _ = client.info.mailbox.notify.notified(), if listens => Wake::Mail,
+                }
+            };
+            match wake {
+                Wake::Read(r) => r,
+                Wake::Readable(Err(e)) | Wake::Writable(Err(e)) => return Err(e),
+                Wake::Readable(Ok(())) => match sock.try_read_buf(&mut rbuf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => r,
+                },
+                Wake::Writable(Ok(())) | Wake::Mail => {
+                    deliver_messages(client, &mut out);
+                    write_some(sock, &mut out, client, srv)?;
+                    if over_output_limit(srv, client, &out) || client.info.is_killed() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
         };
         let n = match read {
-            None => {
-                deliver_messages(client, &mut out);
-                flush(sock, &mut out, client, srv).await?;
-                if client.info.is_killed() {
-                    return Ok(());
-                }
-                continue;
-            }
-            Some(Ok(0)) => return Ok(()),
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return Err(e),
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) => return Err(e),
         };
         if client.info.is_killed() {
             return Ok(());
         }
-        srv.workers[client.worker].net_input.add(n as u64);
+        if n != usize::MAX {
+            srv.workers[client.worker].net_input.add(n as u64);
+        }
         client.refresh_settings(srv);
         crate::server::spin::active(client.settings.busy_poll_usecs);
         let info = &client.info;
@@ -179,6 +269,8 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         info.qbuf_free
             .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         let mut close = false;
+        // Pending output at which the limit needs a closer look.
+        let trigger = outlimit::Trigger::of(&client.settings, &client.info).at;
         loop {
             let limits = Limits {
                 max_bulk_len: client.settings.proto_max_bulk_len,
@@ -203,9 +295,18 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                                 return Ok(());
                             }
                         }
+                        let mark = out.len();
                         run_one(srv, client, &mut out, &args);
+                        client.deliver_before_reply(&mut out, mark);
+                        if out.len() >= trigger && over_output_limit(srv, client, &out) {
+                            return Ok(());
+                        }
                     }
                     pos += consumed;
+                    if client.block.is_some() {
+                        // Nothing more runs until the wait ends.
+                        break;
+                    }
                     if client.close_after_reply {
                         close = true;
                         break;
@@ -234,14 +335,23 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                 }
             }
         }
-        // Keep only the unparsed tail.
+        // Keep only the unparsed tail; give back the memory of a big
+        // request once it is done.
         if pos == rbuf.len() {
             rbuf.clear();
             pos = 0;
+            if rbuf.capacity() > SHRINK_ABOVE {
+                rbuf = Vec::with_capacity(READ_CHUNK);
+            }
         } else if pos > 0 {
             rbuf.drain(..pos);
             pos = 0;
         }
+        client.info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        client
+            .info
+            .qbuf_free
+            .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         if rbuf.len() as u64 > client.settings.client_query_buffer_limit {
             log::warning(&format!(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -252,11 +362,140 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
             return Ok(());
         }
         deliver_messages(client, &mut out);
-        flush(sock, &mut out, client, srv).await?;
-        if close || client.info.is_killed() {
+        if close {
+            flush(sock, &mut out, client, srv).await?;
             return Ok(());
         }
+        write_some(sock, &mut out, client, srv)?;
+        if (!out.is_empty() || client.info.obuf_soft_since.load(Ordering::Relaxed) != 0)
+            && over_output_limit(srv, client, &out)
+        {
+            return Ok(());
+        }
+        if client.info.is_killed() {
+            return Ok(());
+        }
+        if client.block.is_some() {
+            // The replies before the blocking command go out first.
+            flush(sock, &mut out, client, srv).await?;
+            if !wait_blocked(sock, srv, client, &mut out, &mut rbuf).await? {
+                return Ok(());
+            }
+            deliver_messages(client, &mut out);
+            write_some(sock, &mut out, client, srv)?;
+            resume = !rbuf.is_empty();
+        }
     }
+}
+
+/// Waits for the outcome of the blocking command the client just ran
+/// (`client.block`): served by a writer, rerun requested, deadline,
+/// CLIENT UNBLOCK, or the socket closing. Bytes arriving meanwhile are
+/// kept in `rbuf` and not run (as Redis). Writes the command's reply to
+/// `out`; returns false when the connection must close.
+async fn wait_blocked(
+    sock: &mut Sock,
+    srv: &Shared,
+    client: &mut Client,
+    out: &mut Reply,
+    rbuf: &mut Vec<u8>,
+) -> io::Result<bool> {
+    use crate::commands::blocking::unregister;
+    use crate::storage::blocking::{CANCELLED, CLAIMED, RETRY, SERVED, WAITING};
+    let keep_open = loop {
+        let Some(b) = client.block.as_ref() else {
+            break true;
+        };
+        let w = b.waiter.clone();
+        let deadline = b.deadline_ms;
+        match w.state() {
+            SERVED => {
+                if let Some(r) = w.take_reply() {
+                    out.raw(|buf| buf.extend_from_slice(&r));
+                }
+                unregister(srv, &w);
+                break true;
+            }
+            RETRY => {
+                // Rerun the command in place, keeping the waiter (and so
+                // its place in the queues) if it blocks again.
+                let b = client.block.take().expect("checked above");
+                client.block_retry = Some(w.clone());
+                client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+                let args = b.args();
+                commands::execute(srv, client, out, &args);
+                if let Some(again) = client.block.as_mut() {
+                    again.deadline_ms = deadline;
+                    continue;
+                }
+                // Finished (served itself, or failed): leave the queues.
+                client.block_retry = None;
+                w.transition(RETRY, CANCELLED);
+                unregister(srv, &w);
+                break true;
+            }
+            CLAIMED => {
+                // A writer is serving it under its shard lock right now.
+                tokio::task::yield_now().await;
+                continue;
+            }
+            _ => {}
+        }
+        let reason = client.info.unblock.swap(0, Ordering::Relaxed);
+        let timed_out = deadline != 0 && unix_ms() >= deadline;
+        if reason != 0 || timed_out {
+            if !w.transition(WAITING, CANCELLED) {
+                continue;
+            }
+            if reason == UNBLOCK_ERROR {
+                out.err("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            } else {
+                (b.on_timeout)(out);
+            }
+            unregister(srv, &w);
+            break true;
+        }
+        let nap = if deadline == 0 {
+            Duration::from_secs(3600)
+        } else {
+            Duration::from_millis((deadline - unix_ms()).clamp(0, 3_600_000) as u64)
+        };
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = w.notify.notified() => {}
+            _ = client.info.wake.notified() => {}
+            _ = tokio::time::sleep(nap) => {}
+            r = sock.read_buf(rbuf) => {
+                let gone = match r {
+                    Ok(0) | Err(_) => true,
+                    Ok(n) => {
+                        srv.workers[client.worker].net_input.add(n as u64);
+                        rbuf.len() as u64 > client.settings.client_query_buffer_limit
+                    }
+                };
+                if gone || client.info.is_killed() {
+                    if w.transition(WAITING, CANCELLED) || w.transition(RETRY, CANCELLED) {
+                        unregister(srv, &w);
+                    } else {
+                        // Served (or being served) as it left: wait for the
+                        // server to finish, then clean up.
+                        while w.state() == CLAIMED {
+                            tokio::task::yield_now().await;
+                        }
+                        unregister(srv, &w);
+                    }
+                    break false;
+                }
+            }
+        }
+    };
+    client.block = None;
+    client.block_retry = None;
+    client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+    client.info.unblock.store(0, Ordering::Relaxed);
+    Ok(keep_open)
 }
 
 /// True when a CLIENT PAUSE in effect holds this request back: every

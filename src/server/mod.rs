@@ -10,6 +10,7 @@ pub mod client;
 pub mod conn;
 pub mod log;
 pub mod monitor;
+pub mod outlimit;
 pub mod pubsub;
 pub mod shared;
 pub mod spin;
@@ -544,6 +545,10 @@ fn cron_main(srv: Arc<Shared>) {
                     c.kill();
                 }
             }
+        }
+        // Output buffer limits of clients whose output waits, once a second.
+        if tick.is_multiple_of(hz) {
+            self::outlimit::cron(&srv, &settings);
         }
         // Instantaneous metrics every 100 ms.
         if tick.is_multiple_of((hz / 10).max(1)) {

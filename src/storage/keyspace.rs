@@ -8,6 +8,7 @@
 //! over the whole keyspace. Expired keys are deleted lazily when a command
 //! touches them, and actively by [`Keyspace::active_expire_cycle`].
 
+use super::blocking::{BlockRegistry, Waiter};
 use super::dict::{Dict, hash_bytes};
 use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
@@ -15,7 +16,8 @@ use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
 use compact_bytes::CompactBytes;
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// log2 of the number of shards.
@@ -74,6 +76,8 @@ pub struct ShardStats {
 pub struct Shard {
     pub dbs: Box<[DbTable]>,
     pub stats: ShardStats,
+    /// Clients blocked on keys of this shard (BLPOP …).
+    pub blocked: BlockRegistry,
     /// Active expiry: which database the next cycle starts with.
     expire_db_cursor: usize,
     /// Active expiry: where in the expires table sampling resumes.
@@ -98,6 +102,11 @@ pub struct Keyspace {
     shards: Box<[Padded]>,
     /// Keys clients WATCH; every change below signals it.
     pub watches: Watches,
+    /// Number of (blocked client, key) registrations over every shard: a
+    /// write checks it (one relaxed load) before looking for waiters.
+    /// Changed under the key's shard lock, so a writer holding that lock
+    /// sees every registration made before it.
+    blocked: AtomicUsize,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub notifier: Notifier,
     /// The stream of executed writes (AOF, replication).
@@ -119,6 +128,7 @@ impl Keyspace {
                 Padded(Mutex::new(Shard {
                     dbs: (0..databases).map(|_| DbTable::default()).collect(),
                     stats: ShardStats::default(),
+                    blocked: BlockRegistry::default(),
                     expire_db_cursor: 0,
                     expire_scan_cursor: 0,
                 }))
@@ -127,6 +137,7 @@ impl Keyspace {
         Keyspace {
             shards,
             watches: Watches::default(),
+            blocked: AtomicUsize::new(0),
             notifier: Notifier::default(),
             feed: Feed::default(),
             databases,
@@ -138,6 +149,11 @@ impl Keyspace {
 
     pub fn databases(&self) -> usize {
         self.databases
+    }
+
+    /// (blocked client, key) registrations over every shard.
+    pub fn blocked_registrations(&self) -> usize {
+        self.blocked.load(Ordering::Relaxed)
     }
 
     /// The LRU clock (seconds), advanced by the server's cron.
@@ -492,11 +508,7 @@ impl<'a> Db<'a> {
             Some(e) if e.expire <= now => {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
-                self.signal(db, key);
-                self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
-                if self.ks.feed.active() {
-                    self.pending.push((db, del_command(key)));
-                }
+                self.expired(db, key);
                 true
             }
             _ => false,
@@ -524,6 +536,14 @@ impl<'a> Db<'a> {
         self.lookup(db, key, false, true)
     }
 
+    /// [`Db::get_notouch`] without the `keymiss` event (Redis's
+    /// `LOOKUP_NONOTIFY`: OBJECT).
+    #[inline]
+    pub fn get_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.lookup_with(db, key, false, true, false)
+    }
+
     /// Looks a key up for a command about to change it (Redis's
     /// `lookupKeyWrite`): lazy expiry and LRU stamp, no hit/miss counted.
     #[inline]
@@ -543,6 +563,20 @@ impl<'a> Db<'a> {
     /// has no TTL or has not expired.
     #[inline]
     fn lookup(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
+        // A read lookup that misses reports `keymiss`; a write lookup not.
+        self.lookup_with(db, key, touch, stats, stats)
+    }
+
+    /// [`Db::lookup`] saying whether a miss reports `keymiss`.
+    #[inline]
+    fn lookup_with(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        touch: bool,
+        stats: bool,
+        miss_event: bool,
+    ) -> Option<&mut Entry> {
         let hash = self.hash(key);
         let lru = self.ks.lru_clock();
         let shard = self.shard(hash);
@@ -550,6 +584,8 @@ impl<'a> Db<'a> {
             None => {
                 if stats {
                     shard.stats.keyspace_misses += 1;
+                }
+                if miss_event {
                     self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
                 }
                 return None;
@@ -564,6 +600,8 @@ impl<'a> Db<'a> {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
+            }
+            if miss_event {
                 self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
             }
             return None;
@@ -606,42 +644,183 @@ impl<'a> Db<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let hash = self.hash(key);
         let lru = self.ks.lru_clock();
+        self.store(db, key, Entry::new(value, lru), keep_ttl);
+    }
+
+    /// Stores a whole entry (value, `raw` flag and TTL: `NO_EXPIRE` for
+    /// none) under `key` of the selected database, overwriting any old
+    /// value in place as [`Db::set`] does (SET … EX).
+    pub fn set_entry(&mut self, key: &[u8], entry: Entry) {
+        let db = self.index;
+        self.store(db, key, entry, false);
+    }
+
+    /// The body of [`Db::set_in`] and [`Db::set_entry`]. An old value whose
+    /// TTL has passed is first deleted as expired (Redis's write lookup), so
+    /// the key counts as new.
+    fn store(&mut self, db: usize, key: &[u8], fresh: Entry, keep_ttl: bool) {
+        let hash = self.hash(key);
+        let lru = fresh.lru;
         // The clock is read only when an old TTL matters.
-        let now = if keep_ttl { self.now() } else { 0 };
-        let t = &mut self.shard(hash).dbs[db];
-        let fresh = Entry::new(value, lru);
+        let mut now = self.now;
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
+        let mut created = false;
+        let mut expired = false;
         match t.main.get_mut_hashed(hash, key) {
             Some(e) => {
                 let old_expire = e.expire;
-                let live = old_expire > now;
-                let keep = keep_ttl && live;
+                if old_expire != NO_EXPIRE && now == 0 {
+                    now = unix_ms();
+                }
+                expired = old_expire <= now;
+                let keep = keep_ttl && !expired;
                 e.value = fresh.value;
                 e.raw = fresh.raw;
                 e.lru = lru;
-                if !keep && old_expire != NO_EXPIRE {
-                    e.expire = NO_EXPIRE;
-                    t.expires.remove_hashed(hash, key);
+                if !keep {
+                    e.expire = fresh.expire;
+                    match (old_expire != NO_EXPIRE, fresh.expire != NO_EXPIRE) {
+                        (true, false) => {
+                            t.expires.remove_hashed(hash, key);
+                        }
+                        (true, true) => {
+                            if let Some(v) = t.expires.get_mut_hashed(hash, key) {
+                                *v = fresh.expire;
+                            }
+                        }
+                        (false, true) => {
+                            t.expires
+                                .insert_new_hashed(hash, CompactBytes::new(key), fresh.expire);
+                        }
+                        (false, false) => {}
+                    }
+                }
+                if expired {
+                    shard.stats.expired_keys += 1;
                 }
             }
             None => {
+                let expire = fresh.expire;
                 t.main
                     .insert_new_hashed(hash, CompactBytes::new(key), fresh);
-                self.ks.notifier.emit(notify::NEW, db, "new", key);
+                if expire != NO_EXPIRE {
+                    t.expires
+                        .insert_new_hashed(hash, CompactBytes::new(key), expire);
+                }
+                created = true;
             }
+        }
+        self.now = now;
+        if expired {
+            self.expired(db, key);
+        }
+        if created || expired {
+            self.ks.notifier.emit(notify::NEW, db, "new", key);
         }
         self.dirty += 1;
         self.signal(db, key);
     }
 
-    /// Tells WATCHers of `key` in `db` that it changed (free when nobody
-    /// watches anything).
+    /// What follows the removal of a key whose TTL had passed (counted by
+    /// the caller in `expired_keys`): WATCHers are told, the `expired`
+    /// event is reported and a `DEL` is propagated.
+    fn expired(&mut self, db: usize, key: &[u8]) {
+        self.signal(db, key);
+        self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+        if self.ks.feed.active() {
+            self.pending.push((db, del_command(key)));
+        }
+    }
+
+    /// Tells WATCHers of `key` in `db` that it changed, and marks the key
+    /// ready for clients blocked on it (free when nobody watches or waits).
     #[inline]
-    fn signal(&self, db: usize, key: &[u8]) {
+    fn signal(&mut self, db: usize, key: &[u8]) {
         if self.ks.watches.active() {
             self.ks.watches.touch(db, key);
         }
+        if self.ks.blocked.load(Ordering::Relaxed) != 0 {
+            let s = shard_of(self.hash(key));
+            if self.holds_shard(s) {
+                self.shard_at(s).blocked.mark_ready(db, key);
+            }
+        }
+    }
+
+    /// True when shard `s` is locked by this view.
+    pub fn holds_shard(&self, s: usize) -> bool {
+        match &self.guards {
+            Guards::None => false,
+            Guards::One(i, _) => *i == s,
+            Guards::Many(v) => v.iter().any(|(i, _)| *i == s),
+        }
+    }
+
+    /// True when the shard of `key` is locked by this view.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        self.holds_shard(shard_of(self.hash(key)))
+    }
+
+    /// Queues `w` as waiting on `key` in the current database.
+    pub fn block_on(&mut self, key: &[u8], w: Arc<Waiter>) {
+        let db = self.index;
+        let hash = self.hash(key);
+        self.shard(hash).blocked.add(db, key, w);
+        self.ks.blocked.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Removes `w` from the queue of `key` in `db` (no-op if absent).
+    pub fn unblock_from(&mut self, db: usize, key: &[u8], w: &Arc<Waiter>) {
+        let hash = self.hash(key);
+        if self.shard(hash).blocked.remove(db, key, w) {
+            self.ks.blocked.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The `i`-th waiter in the queue of `key` in `db`.
+    pub fn waiter_at(&mut self, db: usize, key: &[u8], i: usize) -> Option<Arc<Waiter>> {
+        let hash = self.hash(key);
+        let q = self.shard(hash).blocked.queues.get(&(db, key.to_vec()))?;
+        q.get(i).cloned()
+    }
+
+    /// Marks `key` in the current database ready for its waiters.
+    pub fn mark_ready(&mut self, key: &[u8]) {
+        let db = self.index;
+        let hash = self.hash(key);
+        self.shard(hash).blocked.mark_ready(db, key);
+    }
+
+    /// Serves clients blocked on the keys written by this command (see
+    /// `storage::blocking`); called by the dispatcher before it unlocks.
+    /// Serving writes (pops) may make more keys ready (BLMOVE into a key
+    /// others wait on): loops until none is left.
+    pub fn serve_ready(&mut self) {
+        if self.ks.blocked.load(Ordering::Relaxed) == 0 {
+            for s in self.shards_mut() {
+                s.blocked.ready.clear();
+            }
+            return;
+        }
+        loop {
+            let mut ready = Vec::new();
+            for s in self.shards_mut() {
+                ready.append(&mut s.blocked.ready);
+            }
+            if ready.is_empty() {
+                return;
+            }
+            for (dbi, key) in ready {
+                super::blocking::serve_key(self, dbi, &key);
+            }
+        }
+    }
+
+    /// Registrations of blocked clients over the whole keyspace.
+    pub fn blocked_registrations(&self) -> usize {
+        self.ks.blocked.load(Ordering::Relaxed)
     }
 
     /// The entry of `key` in `db` as stored, expired or not, without any
@@ -655,17 +834,29 @@ impl<'a> Db<'a> {
     /// one (RENAME, MOVE, COPY, RESTORE).
     pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let now = self.now();
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
         let expire = entry.expire;
+        let mut expired = false;
         if let Some(old) = t.main.insert_hashed(hash, CompactBytes::new(key), entry)
             && old.has_expire()
-            && expire == NO_EXPIRE
         {
-            t.expires.remove_hashed(hash, key);
+            if expire == NO_EXPIRE {
+                t.expires.remove_hashed(hash, key);
+            }
+            if old.expire <= now {
+                shard.stats.expired_keys += 1;
+                expired = true;
+            }
         }
         if expire != NO_EXPIRE {
             t.expires
                 .insert_hashed(hash, CompactBytes::new(key), expire);
+        }
+        if expired {
+            // Redis's write lookup of the destination deletes it first.
+            self.expired(db, key);
         }
         self.dirty += 1;
         self.signal(db, key);
@@ -686,16 +877,27 @@ impl<'a> Db<'a> {
         let e = shard.dbs[db].remove_hashed(hash, key)?;
         if e.expire <= now {
             shard.stats.expired_keys += 1;
-            self.signal(db, key);
-            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
-            if self.ks.feed.active() {
-                self.pending.push((db, del_command(key)));
-            }
+            self.expired(db, key);
             return None;
         }
         self.dirty += 1;
         self.signal(db, key);
         Some(e)
+    }
+
+    /// Deletes a key of the selected database even if its TTL has passed,
+    /// as Redis's plain `dbDelete` does for the destination of a store
+    /// command whose result is empty; true if it was in the table (so the
+    /// caller reports `del`).
+    pub fn remove_stored(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        let hash = self.hash(key);
+        if self.shard(hash).dbs[db].remove_hashed(hash, key).is_none() {
+            return false;
+        }
+        self.dirty += 1;
+        self.signal(db, key);
+        true
     }
 
     /// Sets the absolute expiry (ms) of an existing key. The caller has
@@ -707,7 +909,13 @@ impl<'a> Db<'a> {
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
             e.expire = at;
             match t.expires.get_mut_hashed(hash, key) {
+                // The farthest time is the "no TTL" mark itself: keep the
+                // expires table in step with the entry.
+                Some(_) if at == NO_EXPIRE => {
+                    t.expires.remove_hashed(hash, key);
+                }
                 Some(v) => *v = at,
+                None if at == NO_EXPIRE => {}
                 None => t
                     .expires
                     .insert_new_hashed(hash, CompactBytes::new(key), at),
@@ -789,6 +997,7 @@ impl<'a> Db<'a> {
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         self.signal_existing(&[a, b], true);
         for shard in self.shards_mut() {
+            shard.blocked.mark_all_ready(&[a, b]);
             shard.dbs.swap(a, b);
             shard.expire_scan_cursor = 0;
         }

@@ -1,11 +1,15 @@
 //! Data structures and the keyspace; nothing here knows about commands,
 //! replies or sockets.
 
+pub mod blocking;
 pub mod dict;
 pub mod feed;
 pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod notify;
 pub mod set;
+pub mod stream;
 pub mod value;
 pub mod watch;
+pub mod zset;

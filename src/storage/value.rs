@@ -7,7 +7,10 @@
 //! an entry stays small.
 
 use crate::storage::hash::HashValue;
+use crate::storage::list::ListValue;
 use crate::storage::set::SetValue;
+use crate::storage::stream::Stream;
+use crate::storage::zset::ZSetValue;
 use compact_bytes::CompactBytes;
 
 /// Redis creates `embstr` strings up to this length, `raw` above it.
@@ -27,6 +30,12 @@ pub enum Value {
     Set(Box<SetValue>),
     /// A hash (`listpack` or `hashtable`).
     Hash(Box<HashValue>),
+    /// A stream.
+    Stream(Box<Stream>),
+    /// A list (`quicklist`).
+    List(Box<ListValue>),
+    /// A sorted set (`listpack` or `skiplist`).
+    ZSet(Box<ZSetValue>),
 }
 
 /// The type names `TYPE` answers.
@@ -36,6 +45,9 @@ impl Value {
             Value::Int(_) | Value::Str(_) => "string",
             Value::Set(_) => "set",
             Value::Hash(_) => "hash",
+            Value::Stream(_) => "stream",
+            Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 }
@@ -79,6 +91,9 @@ impl Entry {
             Value::Str(_) => "embstr",
             Value::Set(s) => s.encoding(),
             Value::Hash(h) => h.encoding(),
+            Value::Stream(_) => "stream",
+            Value::List(l) => l.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 }

@@ -69,8 +69,45 @@ pub fn value_digest(e: &Entry) -> Digest {
                 }
             }
         }
+        // Entries in order (id, then each field and value), then each
+        // group's name, last id and pending ids.
+        Value::Stream(st) => {
+            use crate::storage::stream::StreamId;
+            for e in st.range(StreamId::ZERO, StreamId::MAX) {
+                mix_digest(&mut d, &e.id.to_bytes());
+                for (f, v) in e.pairs() {
+                    mix_digest(&mut d, f);
+                    mix_digest(&mut d, v);
+                }
+            }
+            mix_digest(&mut d, &st.last_id.to_bytes());
+            for (name, g) in &st.groups {
+                mix_digest(&mut d, name);
+                mix_digest(&mut d, &g.last_id.to_bytes());
+                for id in g.pel.keys() {
+                    mix_digest(&mut d, &id.to_bytes());
+                }
+            }
+        }
+        // Order matters for a list: elements are mixed in one by one.
+        Value::List(l) => {
+            for it in l.iter() {
+                mix_digest(&mut d, it);
+            }
+        }
+        Value::ZSet(z) => {
+            // Ordered, so the entries are mixed in sequence.
+            let mut buf = Vec::new();
+            z.walk(0, z.len(), false, |score, m| {
+                mix_digest(&mut d, m);
+                buf.clear();
+                crate::util::float::fmt_double(score, &mut buf);
+                mix_digest(&mut d, &buf);
+            });
+        }
         // Types added later must extend this; until then, their type name
         // alone is mixed in.
+        #[allow(unreachable_patterns)]
         _ => {}
     }
     d
@@ -192,6 +229,35 @@ pub fn serialized_len(e: &Entry) -> usize {
                     })
                     .sum::<usize>()
         }
+        // Redis saves a stream as its listpacks plus metadata; counted as
+        // the nodes' packed sizes plus a fixed header.
+        Value::Stream(st) => st.heap_bytes() + 32,
+        // Counted as RDB's plain list of strings (Redis saves a quicklist
+        // as listpack blobs, so its figure differs).
+        Value::List(l) => {
+            rdb_len_bytes(l.len())
+                + l.iter()
+                    .map(|b| {
+                        if b.len() <= 11
+                            && let Some(n) = crate::util::num::parse_i64(b)
+                            && let Some(w) = rdb_int_bytes(n)
+                        {
+                            return w;
+                        }
+                        rdb_len_bytes(b.len()) + b.len()
+                    })
+                    .sum::<usize>()
+        }
+        // Counted as RDB's member string + binary double pairs (Redis
+        // stores a small sorted set as one listpack blob).
+        Value::ZSet(z) => {
+            let mut n = rdb_len_bytes(z.len());
+            z.walk(0, z.len(), false, |_, m| {
+                n += rdb_len_bytes(m.len()) + m.len() + 8
+            });
+            n
+        }
+        #[allow(unreachable_patterns)]
         _ => 0,
     }
 }
@@ -301,7 +367,7 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         Value::Int(n) if shared_ints && (0..10000).contains(&n) => i32::MAX as i64,
         _ => 1,
     };
-    let line = format!(
+    let mut line = format!(
         "Value at:{:p} refcount:{refcount} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         &*e as *const Entry,
         e.encoding(),
@@ -309,6 +375,20 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         e.lru,
         clock.wrapping_sub(e.lru)
     );
+    if let Value::List(l) = &e.value {
+        // Redis's quicklist details (compression is not implemented).
+        let nodes = l.node_count();
+        let avg = if nodes == 0 {
+            0.0
+        } else {
+            l.len() as f64 / nodes as f64
+        };
+        line.push_str(&format!(
+            " ql_nodes:{nodes} ql_avg_node:{avg:.2} ql_listpack_max:{} ql_compressed:0 ql_uncompressed_size:{}",
+            ctx.client.settings.list_max_listpack_size,
+            l.node_bytes()
+        ));
+    }
     ctx.out.simple(line.as_bytes());
 }
 

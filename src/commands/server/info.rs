@@ -260,7 +260,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 .unwrap_or(0);
             let max_out = clients
                 .iter()
-                .map(|c| c.omem.load(Ordering::Relaxed))
+                .map(|c| crate::server::outlimit::split(c.pending_output()).2)
                 .max()
                 .unwrap_or(0);
             field!(
@@ -272,7 +272,13 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "maxclients", st.maxclients);
             field!(out, "client_recent_max_input_buffer", max_in);
             field!(out, "client_recent_max_output_buffer", max_out);
-            field!(out, "blocked_clients", 0);
+            let blocked = clients
+                .iter()
+                .filter(|c| {
+                    c.blocked.load(Ordering::Relaxed) == crate::server::client::BLOCKED_COMMAND
+                })
+                .count();
+            field!(out, "blocked_clients", blocked);
             field!(out, "tracking_clients", 0);
             field!(out, "clients_in_timeout_table", 0);
         }
@@ -506,7 +512,7 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, 
     let clients_mem: u64 = srv
         .client_list()
         .iter()
-        .map(|c| (c.qbuf.load(Ordering::Relaxed) + c.omem.load(Ordering::Relaxed)) as u64)
+        .map(|c| (c.qbuf.load(Ordering::Relaxed) + c.pending_output()) as u64)
         .sum();
     let overhead = (startup + table_bytes + clients_mem).min(used);
     let dataset = used - overhead;
