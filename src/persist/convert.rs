@@ -70,7 +70,7 @@ pub fn thresholds(s: &crate::config::Settings) -> Thresholds {
 /// Why a decoded value cannot become a storage value.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ConvertError {
-    /// The type has no storage yet.
+    /// The type has no storage (none today; kept for types to come).
     Unsupported(&'static str),
     /// The data breaks a rule of the type (duplicates …).
     Invalid(&'static str),
