@@ -841,3 +841,39 @@ fn restore_notifications_match_redis() {
         String::from_utf8_lossy(&got[1])
     );
 }
+
+/// Redis's multi-part AOF whose base file is an RDB preamble loads into
+/// Ember to the expected keyspace (the AOF loader hands the preamble to the
+/// RDB reader).
+#[test]
+fn aof_with_rdb_preamble_base_loads() {
+    let src = format!("{ASSETS}/redis-7.0-all-types/appendonlydir");
+    let d = tempfile::tempdir().unwrap();
+    let aofdir = d.path().join("appendonlydir");
+    std::fs::create_dir(&aofdir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::write(aofdir.join(e.file_name()), read(e.path())).unwrap();
+    }
+    assert!(read(aofdir.join("appendonly.aof.2.base.rdb")).starts_with(b"REDIS"));
+    let dir = d.path().to_str().unwrap().to_string();
+    let Some(ember) = common::Server::start(&["--dir", &dir, "--appendonly", "yes"]) else {
+        return;
+    };
+    let want: Vec<String> =
+        std::fs::read_to_string(format!("{ASSETS}/redis-7.0-all-types/expected.txt"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+    let got = dump_server(&ember.addr());
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w);
+    }
+    assert!(
+        ember
+            .log_text()
+            .contains("Reading RDB base file on AOF loading...")
+    );
+}

@@ -7,6 +7,7 @@
 //! authentication, locks the shards of the command's keys and runs the
 //! handler, then records statistics.
 
+pub mod aof;
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
@@ -353,6 +354,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         zsets::COMMANDS,
         sort::COMMANDS,
         persistence::COMMANDS,
+        aof::COMMANDS,
     ]
 }
 

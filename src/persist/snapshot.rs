@@ -138,17 +138,43 @@ pub fn load_file(
         }
     };
     let size = file.metadata().ok().map(|m| m.len());
+    let r = Reader::new(BufReader::with_capacity(1 << 16, file), size).map_err(internal_error)?;
+    load_from(r, db, settings, merge).map(|(st, _)| st)
+}
+
+/// Loads an RDB held in memory (an AOF base file's preamble) into `db`;
+/// returns the stats and the bytes used (the RDB ends there).
+pub fn load_bytes(
+    data: &[u8],
+    db: &mut Db,
+    settings: &Settings,
+) -> Result<(LoadStats, u64), LoadError> {
+    let r = Reader::new(data, Some(data.len() as u64)).map_err(internal_error)?;
+    load_from(r, db, settings, false)
+}
+
+/// Logs a decoding error as Redis does and wraps it.
+fn internal_error(e: crate::persist::rdb::RdbError) -> LoadError {
+    let msg = format!(
+        "Internal error in RDB reading offset {}, function at rdb.rs -> {}",
+        e.offset, e.msg
+    );
+    log::warning(&msg);
+    LoadError::Failed(msg)
+}
+
+/// Reads every record of `r` into `db`.
+fn load_from<R: std::io::Read>(
+    mut r: Reader<R>,
+    db: &mut Db,
+    settings: &Settings,
+    merge: bool,
+) -> Result<(LoadStats, u64), LoadError> {
     let fail = |msg: String| {
         log::warning(&msg);
         LoadError::Failed(msg)
     };
-    let internal = |e: crate::persist::rdb::RdbError| {
-        fail(format!(
-            "Internal error in RDB reading offset {}, function at rdb.rs -> {}",
-            e.offset, e.msg
-        ))
-    };
-    let mut r = Reader::new(BufReader::with_capacity(1 << 16, file), size).map_err(internal)?;
+    let internal = internal_error;
     let lim = LoadLimits::from_settings(settings);
     let databases = db.keyspace().databases();
     let now = unix_ms();
@@ -231,6 +257,7 @@ pub fn load_file(
             }
         }
     }
+    let used = r.offset();
     if stats.empty_skipped > 0 {
         log::notice(&format!(
             "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
@@ -242,7 +269,7 @@ pub fn load_file(
             stats.loaded, stats.expired
         ));
     }
-    Ok(stats)
+    Ok((stats, used))
 }
 
 /// Loads `dbfilename` at startup. Returns `None` when the server must not

@@ -72,6 +72,16 @@ impl Sock {
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// `appendfsync always`: replies go out only once every write executed so
+/// far (this client's, and whatever it may have read) is on disk. One
+/// relaxed load when AOF is off or uses another policy.
+#[inline]
+async fn durable(srv: &Shared, out: &Reply) {
+    if srv.aof.must_wait() && !out.is_empty() {
+        srv.aof.wait_durable(srv.keyspace.feed.offset()).await;
+    }
+}
+
 /// Writes as much of `out` as the socket takes now, without waiting, and
 /// publishes what is left for CLIENT LIST and the Pub/Sub limit check.
 fn write_some(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
@@ -93,6 +103,7 @@ fn write_some(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io
 /// Writes everything in `out` to the socket, waiting as long as it takes
 /// (before closing the connection, or before a CLIENT PAUSE wait).
 async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
+    durable(srv, out).await;
     loop {
         write_some(sock, out, client, srv)?;
         if out.is_empty() {
@@ -366,6 +377,7 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
             flush(sock, &mut out, client, srv).await?;
             return Ok(());
         }
+        durable(srv, &out).await;
         write_some(sock, &mut out, client, srv)?;
         if (!out.is_empty() || client.info.obuf_soft_since.load(Ordering::Relaxed) != 0)
             && over_output_limit(srv, client, &out)
@@ -382,6 +394,7 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                 return Ok(());
             }
             deliver_messages(client, &mut out);
+            durable(srv, &out).await;
             write_some(sock, &mut out, client, srv)?;
             resume = !rbuf.is_empty();
         }

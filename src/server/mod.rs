@@ -39,6 +39,7 @@ enum Incoming {
 pub fn shutdown_and_exit(srv: &Shared, _from_signal: bool) -> ! {
     srv.shutting_down.store(true, Ordering::SeqCst);
     let settings = srv.settings();
+    srv.aof.shutdown(srv);
     if let Some(sock) = &settings.unixsocket {
         log::notice("Removing the unix socket file.");
         let _ = std::fs::remove_file(sock);
@@ -204,9 +205,15 @@ pub fn run(config: Config) -> i32 {
         settings.port
     ));
     log::notice("Server initialized");
-    match crate::persist::snapshot::load_at_startup(&srv.keyspace, &settings) {
-        Some(st) => srv.note_load(&st),
-        None => return 1,
+    if !settings.appendonly {
+        // With AOF on, Redis loads the AOF instead of the RDB file.
+        match crate::persist::snapshot::load_at_startup(&srv.keyspace, &settings) {
+            Some(st) => srv.note_load(&st),
+            None => return 1,
+        }
+    }
+    if srv.aof.clone().start_on_boot(&srv).is_err() {
+        return 1;
     }
 
     // Workers.
@@ -531,6 +538,7 @@ fn cron_main(srv: Arc<Shared>) {
         }
         // Save points (`save <seconds> <changes>`).
         crate::commands::persistence::cron_save_points(&srv);
+        srv.aof.cron(&settings);
         // Idle clients.
         if settings.timeout > 0 {
             let now = crate::storage::keyspace::unix_ms();

@@ -210,6 +210,8 @@ pub struct Shared {
     pub replid: Mutex<(String, String)>,
     /// Memory in use right after start-up (`used_memory_startup`).
     pub used_memory_startup: u64,
+    /// The append-only file (`appendonly`), fed by `keyspace.feed`.
+    pub aof: Arc<crate::persist::aof::Aof>,
 }
 
 impl Shared {
@@ -255,6 +257,7 @@ impl Shared {
             latency: Mutex::new(Default::default()),
             replid: Mutex::new((random_hex40(), "0".repeat(40))),
             used_memory_startup: crate::commands::server::info::memory_in_use(),
+            aof: Default::default(),
         }
     }
 

@@ -326,18 +326,15 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "rdb_last_load_keys_loaded",
                 srv.last_load_loaded.load(Ordering::Relaxed)
             );
-            field!(out, "aof_enabled", 0);
-            field!(out, "aof_rewrite_in_progress", 0);
-            field!(out, "aof_rewrite_scheduled", 0);
-            field!(out, "aof_last_rewrite_time_sec", -1);
-            field!(out, "aof_current_rewrite_time_sec", -1);
-            field!(out, "aof_last_bgrewrite_status", "ok");
-            field!(out, "aof_rewrites", 0);
-            field!(out, "aof_rewrites_consecutive_failures", 0);
-            field!(out, "aof_last_write_status", "ok");
-            field!(out, "aof_last_cow_size", 0);
+            let (aof_head, aof_tail) = srv.aof.info_fields();
+            for (k, v) in aof_head {
+                field!(out, k, v);
+            }
             field!(out, "module_fork_in_progress", 0);
             field!(out, "module_fork_last_cow_size", 0);
+            for (k, v) in aof_tail {
+                field!(out, k, v);
+            }
         }
         "stats" => {
             let ks = shard_stats(ctx.db);
