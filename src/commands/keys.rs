@@ -733,7 +733,7 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) {
         ctx.out.err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    ctx.out.int(clock.saturating_sub(lru) as i64);
+    ctx.out.int(clock.wrapping_sub(lru) as i64);
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) {

@@ -16,6 +16,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -352,6 +353,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         lists::COMMANDS,
         zsets::COMMANDS,
         sort::COMMANDS,
+        persistence::COMMANDS,
         aof::COMMANDS,
     ]
 }

@@ -255,12 +255,12 @@ const IM: u16 = IMMUTABLE;
 /// appended by CONFIG REWRITE.
 pub(crate) static DIRECTIVES: &[Directive] = &[
     // yes/no
-    d("rdbchecksum", Kind::Bool, "yes", IM),
+    e("rdbchecksum", Kind::Bool, "yes", IM),
     e("daemonize", Kind::Bool, "no", IM),
     d("io-threads-do-reads", Kind::Bool, "no", IM),
     d("always-show-logo", Kind::Bool, "no", IM),
     e("protected-mode", Kind::Bool, "yes", M),
-    d("rdbcompression", Kind::Bool, "yes", M),
+    e("rdbcompression", Kind::Bool, "yes", M),
     d("rdb-del-sync-files", Kind::Bool, "no", M),
     d("activerehashing", Kind::Bool, "yes", M),
     d("stop-writes-on-bgsave-error", Kind::Bool, "yes", M),
@@ -331,7 +331,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         M,
     ),
     d("syslog-ident", STR, "redis", IM),
-    d(
+    e(
         "dbfilename",
         checked(false, check_dbfilename),
         "dump.rdb",

@@ -1051,3 +1051,18 @@ fn oracle_rewrite_matches_redis() {
         );
     }
 }
+
+#[test]
+fn rdb_directives_are_implemented() {
+    let dir = tmpdir("rdbdirs");
+    let f = write(
+        &dir,
+        "r.conf",
+        "dbfilename snap.rdb\nrdbcompression no\nrdbchecksum no\nsave 5 1\n",
+    );
+    let c = load(&[&f]).unwrap();
+    let st = c.settings();
+    assert_eq!(st.dbfilename, "snap.rdb");
+    assert!(!st.rdbcompression && !st.rdbchecksum);
+    assert!(c.ignored_in_use().is_empty(), "{:?}", c.ignored_in_use());
+}

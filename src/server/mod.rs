@@ -34,15 +34,11 @@ enum Incoming {
 }
 
 /// Exit the process cleanly: remove the pid file and Unix socket, log the
-/// last line. Used by SHUTDOWN and on SIGTERM/SIGINT.
-pub fn shutdown_and_exit(srv: &Shared, from_signal: bool) -> ! {
+/// last line. Used by SHUTDOWN (which logged and saved already) and on
+/// SIGTERM/SIGINT.
+pub fn shutdown_and_exit(srv: &Shared, _from_signal: bool) -> ! {
     srv.shutting_down.store(true, Ordering::SeqCst);
     let settings = srv.settings();
-    if from_signal {
-        log::warning("Received SIGTERM scheduling shutdown...");
-    } else {
-        log::warning("User requested shutdown...");
-    }
     srv.aof.shutdown(srv);
     if let Some(sock) = &settings.unixsocket {
         log::notice("Removing the unix socket file.");
@@ -209,6 +205,13 @@ pub fn run(config: Config) -> i32 {
         settings.port
     ));
     log::notice("Server initialized");
+    if !settings.appendonly {
+        // With AOF on, Redis loads the AOF instead of the RDB file.
+        match crate::persist::snapshot::load_at_startup(&srv.keyspace, &settings) {
+            Some(st) => srv.note_load(&st),
+            None => return 1,
+        }
+    }
     if srv.aof.clone().start_on_boot(&srv).is_err() {
         return 1;
     }
@@ -369,11 +372,24 @@ async fn accept_loop(
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
             let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                log::warning(&format!("Received {name} scheduling shutdown..."));
+                if !srv.settings().save.is_empty() {
+                    let mut db = srv.keyspace.view_all(0);
+                    if crate::commands::persistence::final_save(&srv, &mut db).is_err() {
+                        drop(db);
+                        log::warning(&format!(
+                            "{name} received but errors trying to shut down the server, check the logs for more information"
+                        ));
+                        continue;
+                    }
+                }
+                shutdown_and_exit(&srv, true);
             }
-            shutdown_and_exit(&srv, true);
         }
     };
     tokio::spawn(signals);
@@ -520,6 +536,8 @@ fn cron_main(srv: Arc<Shared>) {
                 .expired_keys_active
                 .fetch_add(n, Ordering::Relaxed);
         }
+        // Save points (`save <seconds> <changes>`).
+        crate::commands::persistence::cron_save_points(&srv);
         srv.aof.cron(&settings);
         // Idle clients.
         if settings.timeout > 0 {

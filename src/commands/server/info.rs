@@ -314,10 +314,18 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "rdb_last_bgsave_status", "ok");
             field!(out, "rdb_last_bgsave_time_sec", -1);
             field!(out, "rdb_current_bgsave_time_sec", -1);
-            field!(out, "rdb_saves", 0);
+            field!(out, "rdb_saves", srv.rdb_saves.load(Ordering::Relaxed));
             field!(out, "rdb_last_cow_size", 0);
-            field!(out, "rdb_last_load_keys_expired", 0);
-            field!(out, "rdb_last_load_keys_loaded", 0);
+            field!(
+                out,
+                "rdb_last_load_keys_expired",
+                srv.last_load_expired.load(Ordering::Relaxed)
+            );
+            field!(
+                out,
+                "rdb_last_load_keys_loaded",
+                srv.last_load_loaded.load(Ordering::Relaxed)
+            );
             let (aof_head, aof_tail) = srv.aof.info_fields();
             for (k, v) in aof_head {
                 field!(out, k, v);
