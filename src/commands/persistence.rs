@@ -245,22 +245,24 @@ fn restore(ctx: &mut Ctx, args: &Args) {
     }
     let clock = ctx.db.keyspace().lru_clock();
     let mut entry = Entry::new(value, clock);
-    if ttl != 0 {
-        entry.expire = ttl;
-        if !absttl && ctx.propagating() {
-            // Replicas and the AOF get the absolute time.
-            let mut rewritten: Vec<&[u8]> = args.iter().collect();
-            let at = ttl.to_string();
-            rewritten[2] = at.as_bytes();
-            rewritten.push(b"ABSTTL");
-            ctx.propagate_as(&rewritten);
-        }
+    let expire = if ttl != 0 {
+        ttl
+    } else {
+        crate::storage::value::NO_EXPIRE
+    };
+    if ttl != 0 && !absttl && ctx.propagating() {
+        // Replicas and the AOF get the absolute time.
+        let mut rewritten: Vec<&[u8]> = args.iter().collect();
+        let at = ttl.to_string();
+        rewritten[2] = at.as_bytes();
+        rewritten.push(b"ABSTTL");
+        ctx.propagate_as(&rewritten);
     }
     if let Some(idle) = idle {
         entry.lru = clock.wrapping_sub(idle.min(u32::MAX as i64) as u32);
     }
     let db = ctx.db.index;
-    ctx.db.insert_entry_in(db, key, entry);
+    ctx.db.insert_entry_in(db, key, entry, expire);
     ctx.notify(notify::GENERIC, "restore", key);
     ctx.out.ok();
 }

@@ -109,7 +109,7 @@ pub fn to_storage(v: RdbValue, lim: LoadLimits) -> Result<Value, ConvertError> {
                     return Err(ConvertError::Invalid("Duplicate set members detected"));
                 }
             }
-            Ok(Value::Set(Box::new(s)))
+            Ok(Value::Set(s))
         }
         RdbValue::Hash(pairs) => {
             let mut h = HashValue::new();
@@ -118,7 +118,7 @@ pub fn to_storage(v: RdbValue, lim: LoadLimits) -> Result<Value, ConvertError> {
                     return Err(ConvertError::Invalid("Duplicate hash fields detected"));
                 }
             }
-            Ok(Value::Hash(Box::new(h)))
+            Ok(Value::Hash(h))
         }
         RdbValue::List(items) => {
             let mut l = ListValue::new();
@@ -259,7 +259,7 @@ fn stream_to_model(s: &Stream) -> StreamModel {
 fn rdb_type(v: &Value) -> u8 {
     match v {
         Value::Int(_) | Value::Str(_) => types::STRING,
-        Value::Set(s) => match **s {
+        Value::Set(s) => match s {
             SetValue::Ints(_) => types::SET_INTSET,
             SetValue::Table(_) => types::SET,
         },
@@ -287,7 +287,7 @@ fn write_body<W: Write>(w: &mut Writer<W>, v: &Value, th: &Thresholds) -> io::Re
     match v {
         Value::Int(n) => w.int_string(*n),
         Value::Str(s) => w.string(s),
-        Value::Set(s) => match &**s {
+        Value::Set(s) => match s {
             SetValue::Ints(i) => {
                 let v: Vec<i64> = i.iter().collect();
                 w.intset_body(&v)
@@ -338,9 +338,9 @@ pub fn write_entry<W: Write>(
     w: &mut Writer<W>,
     key: &[u8],
     e: &Entry,
+    expire: Option<i64>,
     th: &Thresholds,
 ) -> io::Result<()> {
-    let expire = e.has_expire().then_some(e.expire);
     w.key_header(rdb_type(&e.value), key, expire)?;
     write_body(w, &e.value, th)
 }

@@ -56,8 +56,10 @@ pub fn write_rdb_as<W: Write>(
         w.select_db(db as u64)?;
         w.resize_db(keys as u64, expires as u64)?;
         for s in shards.iter() {
-            for (k, e) in s.dbs[db].main.iter() {
-                convert::write_entry(&mut w, k, e, th)?;
+            let t = &s.dbs[db];
+            for (k, e) in t.main.iter() {
+                let expire = t.expire_of(k.as_slice(), e);
+                convert::write_entry(&mut w, k, e, expire, th)?;
             }
         }
     }
@@ -257,16 +259,14 @@ fn load_from<R: std::io::Read>(
                 if let Some(idle) = k.idle {
                     entry.lru = lru_now.wrapping_sub(idle.min(u32::MAX as u64) as u32);
                 }
-                if let Some(e) = k.expire_ms {
-                    entry.expire = e;
-                }
+                let expire = k.expire_ms.unwrap_or(crate::storage::value::NO_EXPIRE);
                 if db.raw_entry_in(cur, &k.key).is_some() && !merge {
                     return Err(fail(format!(
                         "RDB has duplicated key '{}' in DB {cur}",
                         String::from_utf8_lossy(&k.key)
                     )));
                 }
-                db.insert_entry_in(cur, &k.key, entry);
+                db.insert_entry_in(cur, &k.key, entry, expire);
                 stats.loaded += 1;
             }
         }
