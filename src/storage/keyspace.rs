@@ -12,6 +12,7 @@ use super::blocking::{BlockRegistry, Waiter};
 use super::dict::{Dict, hash_bytes};
 use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
+use super::snapshot::ShardSnap;
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
 use compact_bytes::CompactBytesSlice;
@@ -120,6 +121,9 @@ pub struct Shard {
     expire_db_cursor: usize,
     /// Active expiry: where in the expires table sampling resumes.
     expire_scan_cursor: u64,
+    /// This shard's part of the running snapshot (BGSAVE), if any: see
+    /// `storage::snapshot`.
+    pub(in crate::storage) snap: Option<Box<ShardSnap>>,
 }
 
 /// A shard's lock on cache lines of its own (no false sharing between
@@ -157,6 +161,8 @@ pub struct Keyspace {
     expire_backlog: AtomicBool,
     /// Shard where the next active-expiry cycle starts.
     expire_shard_cursor: AtomicU32,
+    /// Epoch of the last snapshot started (its low 16 bits mark entries).
+    snapshot_epoch: AtomicU32,
 }
 
 impl Keyspace {
@@ -169,6 +175,7 @@ impl Keyspace {
                     blocked: BlockRegistry::default(),
                     expire_db_cursor: 0,
                     expire_scan_cursor: 0,
+                    snap: None,
                 }))
             })
             .collect();
@@ -182,7 +189,13 @@ impl Keyspace {
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
             expire_shard_cursor: AtomicU32::new(0),
+            snapshot_epoch: AtomicU32::new(0),
         }
+    }
+
+    /// A new snapshot epoch (0 when the 16-bit mark wrapped).
+    pub(in crate::storage) fn next_snapshot_epoch(&self) -> u16 {
+        (self.snapshot_epoch.fetch_add(1, Ordering::Relaxed) as u16).wrapping_add(1)
     }
 
     pub fn databases(&self) -> usize {
@@ -346,8 +359,8 @@ impl Keyspace {
     pub fn flush_all(&self) {
         for s in self.shards.iter() {
             let mut g = s.lock();
-            for t in g.dbs.iter_mut() {
-                *t = DbTable::default();
+            for i in 0..g.dbs.len() {
+                g.take_table(i);
             }
         }
     }
@@ -394,6 +407,7 @@ impl Shard {
             sampled += seen;
             for k in &victims {
                 let h = hash_bytes(k);
+                Shard::preserve_in(self.snap.as_deref_mut(), dbi, h, k, table);
                 table.remove_hashed(h, k);
                 if ks.watches.active() {
                     ks.watches.touch(dbi, k);
@@ -544,6 +558,8 @@ impl<'a> Db<'a> {
         let t = &mut shard.dbs[db];
         match t.main.get_hashed(hash, key) {
             Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
+                shard.preserve(db, hash, key);
+                let t = &mut shard.dbs[db];
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
                 self.expired(db, key);
@@ -645,9 +661,13 @@ impl<'a> Db<'a> {
             }
             return None;
         }
+        let shard = self.shard(hash);
         if stats {
-            self.shard(hash).stats.keyspace_hits += 1;
+            shard.stats.keyspace_hits += 1;
         }
+        // The caller may change the entry: a running snapshot takes its
+        // value first (this only sets the entry's mark, it moves nothing).
+        shard.preserve(db, hash, key);
         // SAFETY: as above; the table was not touched since.
         let e = unsafe { &mut *entry };
         if touch {
@@ -672,7 +692,9 @@ impl<'a> Db<'a> {
         if has_ttl && self.expire_if_needed(db, hash, key) {
             return None;
         }
-        self.shard(hash).dbs[db].main.get_mut_hashed(hash, key)
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        shard.dbs[db].main.get_mut_hashed(hash, key)
     }
 
     /// Stores a value under `key`, replacing any old one. The TTL is
@@ -705,6 +727,8 @@ impl<'a> Db<'a> {
         // The clock is read only when an old TTL matters.
         let mut now = self.now;
         let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        let mark = shard.new_mark();
         let t = &mut shard.dbs[db];
         let mut created = false;
         let mut expired = false;
@@ -750,6 +774,9 @@ impl<'a> Db<'a> {
             None => {
                 let mut fresh = fresh;
                 fresh.ttl = expire != NO_EXPIRE;
+                if let Some(m) = mark {
+                    fresh.snap = m;
+                }
                 t.main.insert_new_hashed(hash, Key::new(key), fresh);
                 if expire != NO_EXPIRE {
                     t.expires.insert_new_hashed(hash, Key::new(key), expire);
@@ -882,6 +909,10 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        if let Some(m) = shard.new_mark() {
+            entry.snap = m;
+        }
         let t = &mut shard.dbs[db];
         entry.ttl = expire != NO_EXPIRE;
         let mut expired = false;
@@ -928,6 +959,7 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
         let (e, at) = shard.dbs[db].take_hashed(hash, key)?;
         if at <= now {
             shard.stats.expired_keys += 1;
@@ -965,7 +997,9 @@ impl<'a> Db<'a> {
     pub fn remove_stored(&mut self, key: &[u8]) -> bool {
         let db = self.index;
         let hash = self.hash(key);
-        if self.shard(hash).dbs[db].remove_hashed(hash, key).is_none() {
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        if shard.dbs[db].remove_hashed(hash, key).is_none() {
             return false;
         }
         self.dirty += 1;
@@ -978,7 +1012,9 @@ impl<'a> Db<'a> {
     pub fn set_expire(&mut self, key: &[u8], at: i64) {
         let db = self.index;
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        let t = &mut shard.dbs[db];
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
             e.ttl = at != NO_EXPIRE;
             match t.expires.get_mut_hashed(hash, key) {
@@ -1000,7 +1036,9 @@ impl<'a> Db<'a> {
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let db = self.index;
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        let t = &mut shard.dbs[db];
         match t.main.get_mut_hashed(hash, key) {
             Some(e) if e.has_expire() => {
                 e.ttl = false;
@@ -1050,12 +1088,14 @@ impl<'a> Db<'a> {
                 Some(d) => d..d + 1,
                 None => 0..shard.dbs.len(),
             };
-            for t in &mut shard.dbs[range] {
+            for i in range {
+                let t = &shard.dbs[i];
                 if t.main.is_empty() && t.expires.is_empty() {
                     continue;
                 }
                 removed += t.main.len() as u64;
-                old.push(std::mem::take(t));
+                // A running snapshot keeps the tables it still needs.
+                old.extend(shard.take_table(i));
             }
             // The active-expiry cursor may point into a dropped table.
             shard.expire_scan_cursor = 0;
@@ -1070,6 +1110,7 @@ impl<'a> Db<'a> {
         for shard in self.shards_mut() {
             shard.blocked.mark_all_ready(&[a, b]);
             shard.dbs.swap(a, b);
+            shard.swap_snapshot_dbs(a, b);
             shard.expire_scan_cursor = 0;
         }
     }

@@ -9,6 +9,7 @@ pub mod keyspace;
 pub mod list;
 pub mod notify;
 pub mod set;
+pub mod snapshot;
 pub mod stream;
 pub mod value;
 pub mod watch;
