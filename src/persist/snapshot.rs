@@ -39,12 +39,7 @@ pub fn write_rdb_as<W: Write>(
     aof_base: bool,
 ) -> io::Result<W> {
     let mut w = Writer::new(out, compress, checksum);
-    w.header()?;
-    w.aux("redis-ver", crate::server::REDIS_VERSION.as_bytes())?;
-    w.aux("redis-bits", b"64")?;
-    w.aux("ctime", (unix_ms() / 1000).to_string().as_bytes())?;
-    w.aux("used-mem", used_mem.to_string().as_bytes())?;
-    w.aux("aof-base", if aof_base { b"1" } else { b"0" })?;
+    write_header(&mut w, used_mem, aof_base)?;
     let databases = shards.first().map_or(0, |s| s.dbs.len());
     for db in 0..databases {
         let (keys, expires) = shards.iter().fold((0, 0), |(k, e), s| {
@@ -64,6 +59,16 @@ pub fn write_rdb_as<W: Write>(
         }
     }
     w.finish()
+}
+
+/// The magic, version and aux fields every RDB Ember writes starts with.
+pub fn write_header<W: Write>(w: &mut Writer<W>, used_mem: u64, aof_base: bool) -> io::Result<()> {
+    w.header()?;
+    w.aux("redis-ver", crate::server::REDIS_VERSION.as_bytes())?;
+    w.aux("redis-bits", b"64")?;
+    w.aux("ctime", (unix_ms() / 1000).to_string().as_bytes())?;
+    w.aux("used-mem", used_mem.to_string().as_bytes())?;
+    w.aux("aof-base", if aof_base { b"1" } else { b"0" })
 }
 
 /// A save that did not complete (the reason is in the log).

@@ -157,6 +157,7 @@ pub fn run(config: Config) -> i32 {
     let config = Arc::new(config);
     let srv = Arc::new(Shared::new(config.clone(), threads));
     pubsub::install_notifications(&srv);
+    srv.bgsave.attach(&srv);
     log::set_role(b'M');
 
     let listeners = if settings.port != 0 {
@@ -378,16 +379,18 @@ async fn accept_loop(
                     _ = int.recv() => "SIGINT",
                 };
                 log::warning(&format!("Received {name} scheduling shutdown..."));
-                if !srv.settings().save.is_empty() {
-                    let mut db = srv.keyspace.view_all(0);
-                    if crate::commands::persistence::final_save(&srv, &mut db).is_err() {
-                        drop(db);
-                        log::warning(&format!(
-                            "{name} received but errors trying to shut down the server, check the logs for more information"
-                        ));
-                        continue;
-                    }
+                let mut db = srv.keyspace.view_all(0);
+                crate::commands::persistence::kill_bgsave(&srv, &mut db);
+                if !srv.settings().save.is_empty()
+                    && crate::commands::persistence::final_save(&srv, &mut db).is_err()
+                {
+                    drop(db);
+                    log::warning(&format!(
+                        "{name} received but errors trying to shut down the server, check the logs for more information"
+                    ));
+                    continue;
                 }
+                drop(db);
                 shutdown_and_exit(&srv, true);
             }
         }
@@ -538,6 +541,7 @@ fn cron_main(srv: Arc<Shared>) {
         }
         // Save points (`save <seconds> <changes>`).
         crate::commands::persistence::cron_save_points(&srv);
+        srv.bgsave.cron(&srv);
         srv.aof.cron(&settings);
         // Idle clients.
         if settings.timeout > 0 {

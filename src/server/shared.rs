@@ -212,6 +212,8 @@ pub struct Shared {
     pub used_memory_startup: u64,
     /// The append-only file (`appendonly`), fed by `keyspace.feed`.
     pub aof: Arc<crate::persist::aof::Aof>,
+    /// The background save (BGSAVE) state.
+    pub bgsave: crate::persist::bgsave::BgSave,
 }
 
 impl Shared {
@@ -258,6 +260,7 @@ impl Shared {
             replid: Mutex::new((random_hex40(), "0".repeat(40))),
             used_memory_startup: crate::commands::server::info::memory_in_use(),
             aof: Default::default(),
+            bgsave: Default::default(),
         }
     }
 

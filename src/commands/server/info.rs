@@ -298,22 +298,28 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 field!(out, z, 0);
             }
             field!(out, "current_fork_perc", "0.00");
-            field!(out, "current_save_keys_processed", 0);
-            field!(out, "current_save_keys_total", 0);
+            let (keys_done, keys_total, bg_running, bg_last, bg_current) = srv.bgsave.info();
+            field!(out, "current_save_keys_processed", keys_done);
+            field!(out, "current_save_keys_total", keys_total);
             field!(
                 out,
                 "rdb_changes_since_last_save",
                 srv.dirty.load(Ordering::Relaxed)
             );
-            field!(out, "rdb_bgsave_in_progress", 0);
+            field!(out, "rdb_bgsave_in_progress", bg_running);
             field!(
                 out,
                 "rdb_last_save_time",
                 srv.lastsave.load(Ordering::Relaxed)
             );
-            field!(out, "rdb_last_bgsave_status", "ok");
-            field!(out, "rdb_last_bgsave_time_sec", -1);
-            field!(out, "rdb_current_bgsave_time_sec", -1);
+            let status = if srv.last_save_ok.load(Ordering::Relaxed) {
+                "ok"
+            } else {
+                "err"
+            };
+            field!(out, "rdb_last_bgsave_status", status);
+            field!(out, "rdb_last_bgsave_time_sec", bg_last);
+            field!(out, "rdb_current_bgsave_time_sec", bg_current);
             field!(out, "rdb_saves", srv.rdb_saves.load(Ordering::Relaxed));
             field!(out, "rdb_last_cow_size", 0);
             field!(
