@@ -673,15 +673,15 @@ fn flushall(ctx: &mut Ctx, args: &Args) {
         ctx.db.dirty += removed + 1;
         // As Redis: a background save in progress is killed, and with save
         // points the (now empty) dataset is saved at once.
-        crate::commands::persistence::kill_bgsave(ctx.srv, ctx.db);
+        ctx.srv.bgsave.abort(ctx.db);
         if !ctx.client.settings.save.is_empty()
-            && crate::commands::persistence::save_locked(ctx.srv, ctx.db).is_ok()
+            && crate::commands::persistence::save_quietly(ctx.srv, ctx.db).is_ok()
         {
             // The save zeroed the server's counter; the dispatcher adds this
-            // command's `removed + 1` after it returns, where Redis leaves 1.
+            // command's `removed + 1` after it returns, where Redis leaves 0.
             ctx.srv
                 .dirty
-                .fetch_sub(removed, std::sync::atomic::Ordering::Relaxed);
+                .fetch_sub(removed + 1, std::sync::atomic::Ordering::Relaxed);
         }
         ctx.out.ok();
     }

@@ -72,9 +72,15 @@ pub const COMMANDS: &[CommandDef] = &[
 /// Saves the snapshot through `db` (all shards locked) and updates the
 /// save statistics. Errors are logged by the writer.
 pub fn save_locked(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
+    srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
+    save_quietly(srv, db)
+}
+
+/// [`save_locked`] not counted in `rdb_saves` (Redis's internal `rdbSave`:
+/// FLUSHALL's save).
+pub fn save_quietly(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
     let settings = srv.settings();
     let used = crate::commands::server::info::memory_in_use();
-    srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
     let res = snapshot::save(db, &settings, used);
     if res.is_ok() {
         srv.dirty.store(0, Ordering::Relaxed);

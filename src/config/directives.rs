@@ -456,7 +456,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "repl-ping-slave-period",
     ),
     d("list-compress-depth", int(0, I32_MAX), "0", M),
-    d("rdb-key-save-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
+    e("rdb-key-save-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
     d("key-load-delay", int(I32_MIN, I32_MAX), "0", HIDDEN),
     e("active-expire-effort", int(1, 10), "1", M),
     e("hz", int(0, I32_MAX), "10", M),

@@ -146,6 +146,9 @@ pub struct Settings {
     pub stream_node_max_bytes: u64,
     pub stream_node_max_entries: u64,
     pub active_expire_effort: u32,
+    /// `rdb-key-save-delay` (hidden, tests): microseconds a background
+    /// save sleeps per key written.
+    pub rdb_key_save_delay: i64,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     /// Redis's `io-threads` as given (accepted for compatibility).
@@ -350,6 +353,7 @@ fn build_settings(values: &[Value]) -> Settings {
         stream_node_max_bytes: u64v("stream-node-max-bytes"),
         stream_node_max_entries: u64v("stream-node-max-entries"),
         active_expire_effort: int("active-expire-effort") as u32,
+        rdb_key_save_delay: int("rdb-key-save-delay") as i64,
         lazyfree_lazy_user_del: boolean("lazyfree-lazy-user-del"),
         lazyfree_lazy_user_flush: boolean("lazyfree-lazy-user-flush"),
         io_threads: int("io-threads") as usize,

@@ -131,6 +131,7 @@ impl BgSave {
             compress: settings.rdbcompression,
             checksum: settings.rdbchecksum,
             dbfilename: PathBuf::from(&settings.dbfilename),
+            key_delay_us: settings.rdb_key_save_delay.max(0) as u64,
         };
         let spawned = std::thread::Builder::new()
             .name("ember-bgsave".into())
@@ -223,6 +224,8 @@ struct Job {
     compress: bool,
     checksum: bool,
     dbfilename: PathBuf,
+    /// `rdb-key-save-delay` at the start (µs per key; tests).
+    key_delay_us: u64,
 }
 
 impl Job {
@@ -306,9 +309,25 @@ impl Job {
             }
             w.raw(bytes)
         };
-        let step = match walker.run(&self.srv.keyspace, &mut sink) {
-            Err(_) if self.aborted.load(Ordering::Relaxed) => return Ok(Step::Aborted),
-            other => other?,
+        let progress = walker.progress();
+        let mut written = 0;
+        let step = loop {
+            match walker.step(&self.srv.keyspace, &mut sink) {
+                Err(_) if self.aborted.load(Ordering::Relaxed) => return Ok(Step::Aborted),
+                Err(e) => return Err(e),
+                Ok(Step::More) => {}
+                Ok(other) => break other,
+            }
+            if self.key_delay_us > 0 {
+                // Outside any lock: the keys of this step cost their delay.
+                let now = progress.keys.load(Ordering::Relaxed);
+                let n = now - written;
+                written = now;
+                let until = Instant::now() + std::time::Duration::from_micros(self.key_delay_us * n);
+                while !self.aborted.load(Ordering::Relaxed) && Instant::now() < until {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            }
         };
         if step != Step::Done {
             return Ok(step);
