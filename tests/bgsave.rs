@@ -74,15 +74,16 @@ fn replies_match_redis() {
         let mut c = s.client();
         fill(&mut c, "k", 400);
         let mut raw = s.raw();
-        let mut t: Vec<Vec<u8>> = Vec::new();
-        t.push(raw.cmd(&[b"BGSAVE", b"now"]));
-        t.push(raw.cmd(&[b"BGSAVE", b"schedule", b"x"]));
-        t.push(raw.cmd(&[b"BGSAVE"]));
-        t.push(raw.cmd(&[b"BGSAVE"]));
-        t.push(raw.cmd(&[b"BGSAVE", b"SCHEDULE"]));
-        t.push(raw.cmd(&[b"SAVE"]));
-        t.push(info_field(&mut c, "rdb_bgsave_in_progress").into_bytes());
-        t.push(info_field(&mut c, "current_save_keys_total").into_bytes());
+        let mut t: Vec<Vec<u8>> = vec![
+            raw.cmd(&[b"BGSAVE", b"now"]),
+            raw.cmd(&[b"BGSAVE", b"schedule", b"x"]),
+            raw.cmd(&[b"BGSAVE"]),
+            raw.cmd(&[b"BGSAVE"]),
+            raw.cmd(&[b"BGSAVE", b"SCHEDULE"]),
+            raw.cmd(&[b"SAVE"]),
+            info_field(&mut c, "rdb_bgsave_in_progress").into_bytes(),
+            info_field(&mut c, "current_save_keys_total").into_bytes(),
+        ];
         // Writes go on while the save runs.
         t.push(raw.cmd(&[b"SET", b"during", b"1"]));
         wait_bgsave(&mut c);
@@ -225,9 +226,8 @@ fn snapshot_is_one_instant_under_transactions() {
     }
     let d2 = dir_with_copy(&file);
     let dir2 = d2.path().to_str().unwrap().to_string();
-    loaded.push(
-        common::Server::start(&["--dir", dir2.as_str(), "--dbfilename", "in.rdb"]).unwrap(),
-    );
+    loaded
+        .push(common::Server::start(&["--dir", dir2.as_str(), "--dbfilename", "in.rdb"]).unwrap());
     for s in &loaded {
         let mut c = s.client();
         let seq: i64 = redis::cmd("GET").arg("seq").query(&mut c).unwrap();
@@ -304,7 +304,12 @@ fn flush_swap_delete_expire_during_save() {
             .unwrap();
     }
     let _: () = redis::cmd("SELECT").arg(0).query(&mut c).unwrap();
-    let _: () = redis::cmd("RPUSH").arg("list").arg("x").arg("y").query(&mut c).unwrap();
+    let _: () = redis::cmd("RPUSH")
+        .arg("list")
+        .arg("x")
+        .arg("y")
+        .query(&mut c)
+        .unwrap();
     let digest: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut c).unwrap();
     let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     let mut raw = ember.raw();
@@ -359,7 +364,11 @@ fn shutdown_and_flushall_abort_the_save() {
     let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
     assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "0");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(ember.log_text().contains("Background saving terminated by signal 10"));
+    assert!(
+        ember
+            .log_text()
+            .contains("Background saving terminated by signal 10")
+    );
     fill(&mut c, "k", 100);
     let _: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN").arg("NOSAVE").query(&mut c);
@@ -378,7 +387,9 @@ fn shutdown_and_flushall_abort_the_save() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        !names.iter().any(|n| n.starts_with("temp-") || n == "dump.rdb"),
+        !names
+            .iter()
+            .any(|n| n.starts_with("temp-") || n == "dump.rdb"),
         "{names:?}"
     );
 }
@@ -399,7 +410,11 @@ fn save_points_use_bgsave() {
         assert!(Instant::now() < deadline, "no background save");
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(ember.log_text().contains("1 changes in 1 seconds. Saving..."));
+    assert!(
+        ember
+            .log_text()
+            .contains("1 changes in 1 seconds. Saving...")
+    );
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
     check_rdb(&ember.dir().join("dump.rdb"));
 }

@@ -5,9 +5,9 @@
 //! lives in `persist/`.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
+use crate::persist::bgsave::StartError;
 use crate::persist::convert::{self, ConvertError, LoadLimits};
 use crate::persist::rdb::reader::decode_dump_payload;
-use crate::persist::bgsave::StartError;
 use crate::persist::snapshot::{self, SaveFailed};
 use crate::server::shared::Shared;
 use crate::storage::keyspace::{Db, unix_ms};

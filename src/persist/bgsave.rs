@@ -119,8 +119,7 @@ impl BgSave {
         let progress = walker.progress();
         let dirty_at_cut = srv.dirty.load(Ordering::Relaxed);
         srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
-        srv.last_save_try
-            .store(unix_ms() / 1000, Ordering::Relaxed);
+        srv.last_save_try.store(unix_ms() / 1000, Ordering::Relaxed);
         let job = Job {
             srv: srv.clone(),
             id,
@@ -323,7 +322,8 @@ impl Job {
                 let now = progress.keys.load(Ordering::Relaxed);
                 let n = now - written;
                 written = now;
-                let until = Instant::now() + std::time::Duration::from_micros(self.key_delay_us * n);
+                let until =
+                    Instant::now() + std::time::Duration::from_micros(self.key_delay_us * n);
                 while !self.aborted.load(Ordering::Relaxed) && Instant::now() < until {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
@@ -332,10 +332,7 @@ impl Job {
         if step != Step::Done {
             return Ok(step);
         }
-        let file = w
-            .finish()?
-            .into_inner()
-            .map_err(|e| e.into_error())?;
+        let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         Ok(Step::Done)
     }
@@ -359,9 +356,7 @@ impl Job {
         if let Ok(d) = std::fs::File::open(".") {
             let _ = d.sync_all();
         }
-        self.srv
-            .lastsave
-            .store(unix_ms() / 1000, Ordering::Relaxed);
+        self.srv.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
         drop(st);
         log::notice("DB saved on disk");
         Outcome::Ok

@@ -31,7 +31,7 @@
 //! With no snapshot running the cost is one branch on a per-shard field.
 
 use super::dict::Dict;
-use super::keyspace::{DbTable, Db, Key, Keyspace, SHARDS, Shard};
+use super::keyspace::{Db, DbTable, Key, Keyspace, SHARDS, Shard};
 use super::value::Entry;
 use std::io;
 use std::sync::Arc;
@@ -103,7 +103,9 @@ impl ShardSnap {
     fn take_pre(&mut self, out: &mut Vec<(usize, Vec<u8>)>) {
         for (c, buf) in self.pre.iter_mut().enumerate() {
             if !buf.is_empty() {
-                self.progress.pending.fetch_sub(buf.len(), Ordering::Relaxed);
+                self.progress
+                    .pending
+                    .fetch_sub(buf.len(), Ordering::Relaxed);
                 out.push((c, std::mem::take(buf)));
             }
         }
@@ -478,15 +480,17 @@ mod tests {
 
     /// Test format: key length, key, integer value, expiry (-1 for none).
     fn encoder() -> Encoder {
-        Arc::new(|buf: &mut Vec<u8>, key: &[u8], e: &Entry, at: Option<i64>| {
-            let Value::Int(v) = e.value else {
-                panic!("test values are integers")
-            };
-            buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
-            buf.extend_from_slice(key);
-            buf.extend_from_slice(&v.to_le_bytes());
-            buf.extend_from_slice(&at.unwrap_or(-1).to_le_bytes());
-        })
+        Arc::new(
+            |buf: &mut Vec<u8>, key: &[u8], e: &Entry, at: Option<i64>| {
+                let Value::Int(v) = e.value else {
+                    panic!("test values are integers")
+                };
+                buf.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                buf.extend_from_slice(key);
+                buf.extend_from_slice(&v.to_le_bytes());
+                buf.extend_from_slice(&at.unwrap_or(-1).to_le_bytes());
+            },
+        )
     }
 
     fn decode(db: usize, mut b: &[u8], out: &mut Model) {

@@ -111,7 +111,8 @@ fn write_base_from(
     let mut cur: Option<usize> = None;
     let step;
     let out = if rdb {
-        let mut w = crate::persist::rdb::writer::Writer::new(out, st.rdbcompression, st.rdbchecksum);
+        let mut w =
+            crate::persist::rdb::writer::Writer::new(out, st.rdbcompression, st.rdbchecksum);
         crate::persist::snapshot::write_header(
             &mut w,
             crate::commands::server::info::memory_in_use(),
