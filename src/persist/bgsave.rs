@@ -229,6 +229,7 @@ struct Job {
 
 impl Job {
     fn run(self, mut walker: crate::storage::snapshot::Walker) {
+        lower_priority();
         let srv = self.srv.clone();
         let outcome = match self.write(&mut walker) {
             Ok(Step::Done) => self.publish(),
@@ -360,5 +361,17 @@ impl Job {
         drop(st);
         log::notice("DB saved on disk");
         Outcome::Ok
+    }
+}
+
+/// Gives the save thread a lower CPU priority (nice 10) than the workers:
+/// on a busy machine the workers' requests go first, the save takes the
+/// remaining CPU (never none: the scheduler shares by weight).
+fn lower_priority() {
+    // SAFETY: `gettid` and `setpriority` take plain integers and touch no
+    // memory of ours; a failure only leaves the priority unchanged.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
     }
 }

@@ -41,9 +41,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 pub type Encoder = Arc<dyn Fn(&mut Vec<u8>, &[u8], &Entry, Option<i64>) + Send + Sync>;
 
 /// Entries a walker batch encodes at most under one lock.
-const BATCH_ENTRIES: usize = 256;
+const BATCH_ENTRIES: usize = 64;
 /// Bytes a walker batch encodes at most under one lock.
-const BATCH_BYTES: usize = 256 << 10;
+const BATCH_BYTES: usize = 64 << 10;
 /// Pre-image bytes over all shards beyond which the walker drains every
 /// shard's buffers, not only the current shard's.
 const DRAIN_ALL_BYTES: usize = 4 << 20;
