@@ -107,6 +107,8 @@ pub struct Settings {
     pub databases: usize,
     pub maxclients: usize,
     pub daemonize: bool,
+    /// `disable-thp`: turn transparent huge pages off for the process.
+    pub disable_thp: bool,
     pub pidfile: Option<String>,
     pub loglevel: LogLevel,
     pub logfile: String,
@@ -283,6 +285,7 @@ fn build_settings(values: &[Value]) -> Settings {
         databases: int("databases") as usize,
         maxclients: int("maxclients") as usize,
         daemonize: boolean("daemonize"),
+        disable_thp: boolean("disable-thp"),
         pidfile: text("pidfile"),
         loglevel: match word("loglevel") {
             0 => LogLevel::Debug,

@@ -911,6 +911,39 @@ impl<'a> Db<'a> {
         self.ks.notifier.emit(notify::NEW, db, "new", key);
     }
 
+    /// Bulk load (RDB, AOF preamble): adds a key that must not exist yet,
+    /// hashing it once; no notification, no dirty count (as Redis's
+    /// loader). Returns false, changing nothing, when the key exists.
+    pub fn load_entry_in(&mut self, db: usize, key: &[u8], mut entry: Entry, expire: i64) -> bool {
+        let hash = hash_bytes(key);
+        let t = &mut self.shard(hash).dbs[db];
+        if t.main.contains_key_hashed(hash, key) {
+            return false;
+        }
+        entry.ttl = expire != NO_EXPIRE;
+        t.main.insert_new_hashed(hash, Key::new(key), entry);
+        if expire != NO_EXPIRE {
+            t.expires.insert_new_hashed(hash, Key::new(key), expire);
+        }
+        self.signal(db, key);
+        true
+    }
+
+    /// Bulk load: makes room in database `db` of every locked shard for
+    /// about `keys` keys (`expires` of them with a TTL) spread evenly, so
+    /// the tables do not grow and rehash while loading (the RDB's
+    /// RESIZEDB hint).
+    pub fn reserve_in(&mut self, db: usize, keys: u64, expires: u64) {
+        let per = |n: u64| (n as usize / SHARDS) + (n as usize / SHARDS) / 8 + 1;
+        let (k, e) = (per(keys.min(1 << 32)), per(expires.min(1 << 32)));
+        for shard in self.shards_mut() {
+            shard.dbs[db].main.reserve(k);
+            if expires > 0 {
+                shard.dbs[db].expires.reserve(e);
+            }
+        }
+    }
+
     /// Deletes a key; returns its entry if it existed (and was not expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let db = self.index;
