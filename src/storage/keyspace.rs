@@ -119,6 +119,9 @@ pub struct Keyspace {
     expire_backlog: AtomicBool,
     /// Shard where the next active-expiry cycle starts.
     expire_shard_cursor: AtomicU32,
+    /// True on a replica: expiry follows the primary (see
+    /// [`Keyspace::set_replica_mode`]).
+    replica_mode: AtomicBool,
 }
 
 impl Keyspace {
@@ -144,7 +147,20 @@ impl Keyspace {
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
             expire_shard_cursor: AtomicU32::new(0),
+            replica_mode: AtomicBool::new(false),
         }
+    }
+
+    /// On a replica keys are never deleted for their TTL: the primary
+    /// sends `DEL` when they expire there. Reads hide logically expired
+    /// keys; the primary's own commands (a view with
+    /// [`Db::from_master`]) still see them, as in Redis.
+    pub fn set_replica_mode(&self, on: bool) {
+        self.replica_mode.store(on, Ordering::SeqCst);
+    }
+
+    pub fn replica_mode(&self) -> bool {
+        self.replica_mode.load(Ordering::Relaxed)
     }
 
     pub fn databases(&self) -> usize {
@@ -405,6 +421,9 @@ pub struct Db<'a> {
     pub rewrote: bool,
     /// The pending commands form a transaction (EXEC).
     wrap: bool,
+    /// The command comes from our primary (replica side): expired keys
+    /// are still visible to it.
+    pub from_master: bool,
 }
 
 impl Drop for Db<'_> {
@@ -436,6 +455,7 @@ impl<'a> Db<'a> {
             pending: Vec::new(),
             rewrote: false,
             wrap: false,
+            from_master: false,
         }
     }
 
@@ -502,17 +522,22 @@ impl<'a> Db<'a> {
     #[inline]
     fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
         let now = self.now();
-        let shard = self.shard(hash);
-        let t = &mut shard.dbs[db];
-        match t.main.get_hashed(hash, key) {
-            Some(e) if e.expire <= now => {
-                t.remove_hashed(hash, key);
-                shard.stats.expired_keys += 1;
-                self.expired(db, key);
-                true
-            }
-            _ => false,
+        let due = matches!(
+            self.shard(hash).dbs[db].main.get_hashed(hash, key),
+            Some(e) if e.expire <= now
+        );
+        if !due {
+            return false;
         }
+        if self.ks.replica_mode.load(Ordering::Relaxed) {
+            // Hidden from clients, left for the primary's DEL.
+            return !self.from_master;
+        }
+        let shard = self.shard(hash);
+        shard.dbs[db].remove_hashed(hash, key);
+        shard.stats.expired_keys += 1;
+        self.expired(db, key);
+        true
     }
 
     /// Looks a key up for a command (lazy expiry, LRU stamp, hit/miss).
@@ -596,8 +621,7 @@ impl<'a> Db<'a> {
         // not modified between here and the return below unless the key is
         // expired, in which case the pointer is not used again.
         let expire = unsafe { (*entry).expire };
-        if expire != NO_EXPIRE && expire <= self.now() {
-            self.expire_if_needed(db, hash, key);
+        if expire != NO_EXPIRE && expire <= self.now() && self.expire_if_needed(db, hash, key) {
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
             }

@@ -341,18 +341,9 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             stats_section(srv, ks, out)
         }
         "replication" => {
-            let (id1, id2) = srv.replid.lock().clone();
-            field!(out, "role", "master");
-            field!(out, "connected_slaves", 0);
-            field!(out, "master_failover_state", "no-failover");
-            field!(out, "master_replid", id1);
-            field!(out, "master_replid2", id2);
-            field!(out, "master_repl_offset", 0);
-            field!(out, "second_repl_offset", -1);
-            field!(out, "repl_backlog_active", 0);
-            field!(out, "repl_backlog_size", st.repl_backlog_size);
-            field!(out, "repl_backlog_first_byte_offset", 0);
-            field!(out, "repl_backlog_histlen", 0);
+            for (k, v) in crate::replication::info_fields(srv, &st) {
+                field!(out, k, v);
+            }
         }
         "cpu" => {
             let (u, s) = rusage(libc::RUSAGE_SELF);
