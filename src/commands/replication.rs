@@ -109,8 +109,8 @@ fn replicaof(ctx: &mut Ctx, args: &Args) {
             .err("ERR Command is not valid when client is a replica.");
         return;
     }
-    let Some(port) = parse_i64(port) else {
-        ctx.out.err("ERR value is not an integer or out of range");
+    let Some(port) = parse_i64(port).filter(|p| (0..=65535).contains(p)) else {
+        ctx.out.err("ERR Invalid master port");
         return;
     };
     let host = String::from_utf8_lossy(host).into_owned();

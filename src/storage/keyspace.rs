@@ -1070,7 +1070,9 @@ impl<'a> Db<'a> {
     /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
     pub fn random_key(&mut self, db: usize) -> Option<CompactBytes> {
         let mut rng = rand::rng();
+        let mut tries = 0;
         loop {
+            tries += 1;
             let sizes: Vec<(usize, usize)> = (0..SHARDS)
                 .map(|s| (s, self.shard_at(s).dbs[db].main.len()))
                 .collect();
@@ -1095,7 +1097,9 @@ impl<'a> Db<'a> {
                 let (k, e) = self.shard_at(s).dbs[db].main.random_entry(&mut rng)?;
                 (k.clone(), e.expire <= now)
             };
-            if !expired {
+            // A replica does not delete expired keys: after 100 expired
+            // ones it answers one anyway, as Redis does.
+            if !expired || (tries >= 100 && self.ks.replica_mode()) {
                 return Some(key);
             }
             self.expire_if_due(db, &key);
