@@ -641,9 +641,11 @@ fn stats_section(srv: &Shared, ks: ShardStats, out: &mut String) {
         "rejected_connections",
         srv.stats.rejected_connections.load(Ordering::Relaxed)
     );
-    field!(out, "sync_full", 0);
-    field!(out, "sync_partial_ok", 0);
-    field!(out, "sync_partial_err", 0);
+    let r = &srv.repl;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    field!(out, "sync_full", r.sync_full.load(relaxed));
+    field!(out, "sync_partial_ok", r.sync_partial_ok.load(relaxed));
+    field!(out, "sync_partial_err", r.sync_partial_err.load(relaxed));
     field!(out, "expired_keys", ks.expired_keys);
     field!(out, "expired_stale_perc", "0.00");
     field!(out, "expired_time_cap_reached_count", 0);
