@@ -24,13 +24,27 @@ pub fn write_rdb<W: Write>(
     used_mem: u64,
     th: &Thresholds,
 ) -> io::Result<W> {
+    write_rdb_as(out, shards, compress, checksum, used_mem, th, false)
+}
+
+/// [`write_rdb`], saying in the `aof-base` aux field whether the file is
+/// the RDB preamble of an AOF base.
+pub fn write_rdb_as<W: Write>(
+    out: W,
+    shards: &mut [&mut Shard],
+    compress: bool,
+    checksum: bool,
+    used_mem: u64,
+    th: &Thresholds,
+    aof_base: bool,
+) -> io::Result<W> {
     let mut w = Writer::new(out, compress, checksum);
     w.header()?;
     w.aux("redis-ver", crate::server::REDIS_VERSION.as_bytes())?;
     w.aux("redis-bits", b"64")?;
     w.aux("ctime", (unix_ms() / 1000).to_string().as_bytes())?;
     w.aux("used-mem", used_mem.to_string().as_bytes())?;
-    w.aux("aof-base", b"0")?;
+    w.aux("aof-base", if aof_base { b"1" } else { b"0" })?;
     let databases = shards.first().map_or(0, |s| s.dbs.len());
     for db in 0..databases {
         let (keys, expires) = shards.iter().fold((0, 0), |(k, e), s| {

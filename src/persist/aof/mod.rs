@@ -39,6 +39,35 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Writes an AOF base file at `path` from `db` (every shard locked): an RDB
+/// (with `aof-base 1`) when `rdb` (`aof-use-rdb-preamble yes`), else RESP
+/// commands. Returns the file, written but not yet fsynced.
+fn write_base(
+    srv: &Shared,
+    db: &mut crate::storage::keyspace::Db,
+    path: &Path,
+    rdb: bool,
+) -> std::io::Result<File> {
+    let out = std::io::BufWriter::with_capacity(1 << 20, File::create(path)?);
+    if rdb {
+        let st = srv.settings();
+        let mut shards: Vec<&mut crate::storage::keyspace::Shard> = db.shards_mut().collect();
+        let out = crate::persist::snapshot::write_rdb_as(
+            out,
+            &mut shards,
+            st.rdbcompression,
+            st.rdbchecksum,
+            crate::commands::server::info::memory_in_use(),
+            &crate::persist::convert::thresholds(&st),
+            true,
+        )?;
+        return out.into_inner().map_err(|e| e.into_error());
+    }
+    let mut sink = rewrite::RespSink::new(out);
+    rewrite::walk_locked(db, &mut sink)?;
+    sink.into_inner().into_inner().map_err(|e| e.into_error())
+}
+
 /// What a rewrite or start needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -414,14 +443,11 @@ impl Aof {
         if f.manifest.base.is_none() && f.manifest.incrs.is_empty() {
             // Nothing on disk: the base is the dataset now (empty; the RDB
             // file is not loaded when AOF is on, as in Redis 7.0).
-            let base = f.manifest.next_base(&params.prefix, false);
+            let base = f.manifest.next_base(&params.prefix, params.rdb_preamble);
             let path = params.dir.join(&base.name);
             let mut db = srv.keyspace.view_all(0);
             let res = (|| -> std::io::Result<u64> {
-                let mut sink =
-                    rewrite::RespSink::new(std::io::BufWriter::new(File::create(&path)?));
-                rewrite::walk_locked(&mut db, &mut sink)?;
-                let file = sink.into_inner().into_inner().map_err(|e| e.into_error())?;
+                let file = write_base(srv, &mut db, &path, params.rdb_preamble)?;
                 file.sync_all()?;
                 Ok(file.metadata()?.len())
             })();
@@ -812,13 +838,14 @@ impl Aof {
                 // Replies wait for fsync only once the AOF is complete.
                 self.always.store(false, Ordering::Relaxed);
             }
-            let base = self.files.lock().manifest.next_base(&params.prefix, false);
+            let base = self
+                .files
+                .lock()
+                .manifest
+                .next_base(&params.prefix, params.rdb_preamble);
             // The dataset, serialised while still locked.
-            let out = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp_base)?);
-            let mut sink = rewrite::RespSink::new(out);
-            rewrite::walk_locked(&mut db, &mut sink)?;
+            let file = write_base(srv, &mut db, &tmp_base, params.rdb_preamble)?;
             drop(db);
-            let file = sink.into_inner().into_inner().map_err(|e| e.into_error())?;
             file.sync_all()?;
             let size = file.metadata()?.len();
             log::notice(&format!(
