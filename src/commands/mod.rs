@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -355,6 +356,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         sort::COMMANDS,
         persistence::COMMANDS,
         aof::COMMANDS,
+        replication::COMMANDS,
     ]
 }
 
@@ -508,6 +510,15 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
     };
     if !client.authenticated && !def.has(flags::NO_AUTH) {
         out.err("NOAUTH Authentication required.");
+        client.note_rejected(srv, Some(id), out);
+        client.abort_multi();
+        return;
+    }
+    if srv.repl.gate.load(std::sync::atomic::Ordering::Relaxed)
+        && !client.is_master
+        && let Some(err) = crate::replication::refuse(srv, client, def)
+    {
+        out.err(err);
         client.note_rejected(srv, Some(id), out);
         client.abort_multi();
         return;

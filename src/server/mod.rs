@@ -164,6 +164,7 @@ pub fn run(config: Config) -> i32 {
     let threads = settings.server_threads.max(1);
     let config = Arc::new(config);
     let srv = Arc::new(Shared::new(config.clone(), threads));
+    let _ = srv.me.set(Arc::downgrade(&srv));
     pubsub::install_notifications(&srv);
     log::set_role(b'M');
 
@@ -223,6 +224,7 @@ pub fn run(config: Config) -> i32 {
     if srv.aof.clone().start_on_boot(&srv).is_err() {
         return 1;
     }
+    crate::replication::start(&srv);
 
     // Workers.
     let mut senders = Vec::with_capacity(threads);
@@ -536,7 +538,8 @@ fn cron_main(srv: Arc<Shared>) {
         let uptime = srv.started.elapsed();
         srv.keyspace.set_lru_clock(uptime.as_secs() as u32);
         // Active expiry: at most 25% of each period.
-        if srv.active_expire_enabled.load(Ordering::Relaxed) {
+        // A replica's keys expire when its primary says so.
+        if srv.active_expire_enabled.load(Ordering::Relaxed) && !srv.repl.is_replica() {
             let n = srv
                 .keyspace
                 .active_expire_cycle(period / 4, settings.active_expire_effort);
@@ -547,6 +550,7 @@ fn cron_main(srv: Arc<Shared>) {
         // Save points (`save <seconds> <changes>`).
         crate::commands::persistence::cron_save_points(&srv);
         srv.aof.cron(&settings);
+        crate::replication::cron(&srv, &settings, tick, hz);
         // Idle clients.
         if settings.timeout > 0 {
             let now = crate::storage::keyspace::unix_ms();

@@ -157,6 +157,9 @@ pub struct Keyspace {
     expire_backlog: AtomicBool,
     /// Shard where the next active-expiry cycle starts.
     expire_shard_cursor: AtomicU32,
+    /// True on a replica: expiry follows the primary (see
+    /// [`Keyspace::set_replica_mode`]).
+    replica_mode: AtomicBool,
 }
 
 impl Keyspace {
@@ -182,7 +185,20 @@ impl Keyspace {
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
             expire_shard_cursor: AtomicU32::new(0),
+            replica_mode: AtomicBool::new(false),
         }
+    }
+
+    /// On a replica keys are never deleted for their TTL: the primary
+    /// sends `DEL` when they expire there. Reads hide logically expired
+    /// keys; the primary's own commands (a view with
+    /// [`Db::from_master`]) still see them, as in Redis.
+    pub fn set_replica_mode(&self, on: bool) {
+        self.replica_mode.store(on, Ordering::SeqCst);
+    }
+
+    pub fn replica_mode(&self) -> bool {
+        self.replica_mode.load(Ordering::Relaxed)
     }
 
     pub fn databases(&self) -> usize {
@@ -443,6 +459,9 @@ pub struct Db<'a> {
     pub rewrote: bool,
     /// The pending commands form a transaction (EXEC).
     wrap: bool,
+    /// The command comes from our primary (replica side): expired keys
+    /// are still visible to it.
+    pub from_master: bool,
 }
 
 impl Drop for Db<'_> {
@@ -474,6 +493,7 @@ impl<'a> Db<'a> {
             pending: Vec::new(),
             rewrote: false,
             wrap: false,
+            from_master: false,
         }
     }
 
@@ -540,17 +560,25 @@ impl<'a> Db<'a> {
     #[inline]
     fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
         let now = self.now();
-        let shard = self.shard(hash);
-        let t = &mut shard.dbs[db];
-        match t.main.get_hashed(hash, key) {
-            Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
-                t.remove_hashed(hash, key);
-                shard.stats.expired_keys += 1;
-                self.expired(db, key);
-                true
-            }
-            _ => false,
+        let due = {
+            let t = &self.shard(hash).dbs[db];
+            matches!(
+                t.main.get_hashed(hash, key),
+                Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now
+            )
+        };
+        if !due {
+            return false;
         }
+        if self.ks.replica_mode.load(Ordering::Relaxed) {
+            // Hidden from clients, left for the primary's DEL.
+            return !self.from_master;
+        }
+        let shard = self.shard(hash);
+        shard.dbs[db].remove_hashed(hash, key);
+        shard.stats.expired_keys += 1;
+        self.expired(db, key);
+        true
     }
 
     /// Looks a key up for a command (lazy expiry, LRU stamp, hit/miss).
@@ -635,8 +663,10 @@ impl<'a> Db<'a> {
         // expired, in which case the pointer is not used again. (Reading
         // the `expires` table does not touch `main`.)
         let has_ttl = unsafe { (*entry).has_expire() };
-        if has_ttl && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now() {
-            self.expire_if_needed(db, hash, key);
+        if has_ttl
+            && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now()
+            && self.expire_if_needed(db, hash, key)
+        {
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
             }
@@ -1144,7 +1174,9 @@ impl<'a> Db<'a> {
     /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
         let mut rng = rand::rng();
+        let mut tries = 0;
         loop {
+            tries += 1;
             let sizes: Vec<(usize, usize)> = (0..SHARDS)
                 .map(|s| (s, self.shard_at(s).dbs[db].main.len()))
                 .collect();
@@ -1171,7 +1203,9 @@ impl<'a> Db<'a> {
                 let due = t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now);
                 (k.clone(), due)
             };
-            if !expired {
+            // A replica does not delete expired keys: after 100 expired
+            // ones it answers one anyway, as Redis does.
+            if !expired || (tries >= 100 && self.ks.replica_mode()) {
                 return Some(key);
             }
             self.expire_if_due(db, &key);
@@ -1443,8 +1477,10 @@ mod tests {
         fill(&ks, 0, 200, key, None);
         {
             let mut v = ks.view_all(0);
+            // Well in the past: the view's clock is read once, maybe
+            // before this loop.
             for i in 1..200 {
-                v.set_expire(&key(i), unix_ms() - 1);
+                v.set_expire(&key(i), unix_ms() - 10_000);
             }
             assert_eq!(v.random_key(0).unwrap().as_slice(), b"key:0");
         }
