@@ -1312,7 +1312,15 @@ fn propagate_delivery(db: &mut Db, d: &Delivery) {
     }
     let last = d.last_id.to_bytes();
     let read = num.format(d.entries_read).as_bytes().to_vec();
-    db.propagate_as(&[b"XGROUP", b"SETID", d.key, d.group, &last, b"ENTRIESREAD", &read]);
+    db.propagate_as(&[
+        b"XGROUP",
+        b"SETID",
+        d.key,
+        d.group,
+        &last,
+        b"ENTRIESREAD",
+        &read,
+    ]);
 }
 
 /// XREADGROUP with an id: the consumer's pending entries after `after`;
@@ -1396,8 +1404,10 @@ fn reply_new(
 fn read_generic(ctx: &mut Ctx, args: &Args, xreadgroup: bool) {
     if xreadgroup {
         // XREADGROUP is never propagated as given: deliveries propagate as
-        // XCLAIM/XGROUP (see `propagate_delivery`), history reads not at all.
+        // XCLAIM/XGROUP (see `propagate_delivery`), history reads not at all;
+        // several commands form one transaction, as in Redis.
         ctx.db.rewrote = true;
+        ctx.db.wrap_in_multi();
     }
     let Some(req) = parse_read(ctx, args, xreadgroup) else {
         return;
@@ -1599,6 +1609,66 @@ fn xpending(ctx: &mut Ctx, args: &Args) {
     out.end_deferred(d, n);
 }
 
+/// One PEL change of XCLAIM/XAUTOCLAIM to propagate: the entry's owner
+/// after the change (before it, for a deleted entry dropped from the PEL),
+/// its id, delivery time and count.
+type Claim = (Box<[u8]>, StreamId, i64, u64);
+
+/// Propagates XCLAIM/XAUTOCLAIM as Redis 7.0 does (never as given): one
+/// `XCLAIM key group owner 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID
+/// last` per entry claimed (or dropped because it was deleted), with
+/// absolute times so a replica does not judge idleness by its own clock;
+/// when nothing else was propagated and LASTID moved the group (`setid`:
+/// its read counter), an `XGROUP SETID`.
+fn propagate_claims(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: &[u8],
+    claims: &[Claim],
+    last_id: StreamId,
+    setid: Option<i64>,
+) {
+    ctx.db.rewrote = true;
+    ctx.db.wrap_in_multi();
+    let last = last_id.to_bytes();
+    let mut num = itoa::Buffer::new();
+    for (owner, id, time, count) in claims {
+        let id = id.to_bytes();
+        let time = num.format(*time).as_bytes().to_vec();
+        let count = num.format(*count).as_bytes().to_vec();
+        ctx.db.propagate_as(&[
+            b"XCLAIM",
+            key,
+            group,
+            owner,
+            b"0",
+            &id,
+            b"TIME",
+            &time,
+            b"RETRYCOUNT",
+            &count,
+            b"FORCE",
+            b"JUSTID",
+            b"LASTID",
+            &last,
+        ]);
+    }
+    if claims.is_empty()
+        && let Some(read) = setid
+    {
+        let read = num.format(read).as_bytes().to_vec();
+        ctx.db.propagate_as(&[
+            b"XGROUP",
+            b"SETID",
+            key,
+            group,
+            &last,
+            b"ENTRIESREAD",
+            &read,
+        ]);
+    }
+}
+
 fn xclaim(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let gname = args.get(2);
@@ -1692,7 +1762,9 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
     let mut g = s.groups.remove(gname).expect("group");
     let mut created = false;
     let mut changed = 0u64;
-    if last_id > g.last_id {
+    let mut claims: Vec<Claim> = Vec::new();
+    let moved = last_id > g.last_id;
+    if moved {
         g.last_id = last_id;
         changed += 1;
     }
@@ -1702,6 +1774,9 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
     for id in ids {
         let exists = s.contains(id);
         if !exists {
+            if let Some(p) = g.pel.get(&id) {
+                claims.push((p.consumer.clone(), id, p.delivery_time, p.delivery_count));
+            }
             if g.ack(id) {
                 changed += 1;
             }
@@ -1730,6 +1805,7 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
         } else if !justid {
             p.delivery_count += 1;
         }
+        claims.push((cname.into(), id, p.delivery_time, p.delivery_count));
         if justid {
             reply_id(out, id);
         } else {
@@ -1742,11 +1818,13 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
         changed += 1;
     }
     out.end_deferred(d, n);
+    let (glast, gread) = (g.last_id, g.entries_read);
     s.groups.insert(gname.into(), g);
     ctx.db.dirty += changed;
     if created {
         ctx.notify(EV, "xgroup-createconsumer", key);
     }
+    propagate_claims(ctx, key, gname, &claims, glast, moved.then_some(gread));
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: &Args) {
@@ -1807,6 +1885,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
     let mut attempts = count.saturating_mul(10);
     let mut deleted = Vec::new();
     let mut claimed: Vec<StreamId> = Vec::new();
+    let mut claims: Vec<Claim> = Vec::new();
     let mut cursor = Some(start);
     let mut changed = 0u64;
     while attempts > 0 && count > 0 {
@@ -1818,6 +1897,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
         attempts -= 1;
         cursor = id.incr();
         if !s.contains(id) {
+            claims.push((p.consumer.clone(), id, p.delivery_time, p.delivery_count));
             g.ack(id);
             deleted.push(id);
             count -= 1;
@@ -1838,6 +1918,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
         if !justid {
             p.delivery_count += 1;
         }
+        claims.push((cname.into(), id, p.delivery_time, p.delivery_count));
         claimed.push(id);
         count -= 1;
         changed += 1;
@@ -1863,11 +1944,13 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
     for id in deleted {
         reply_id(out, id);
     }
+    let glast = g.last_id;
     s.groups.insert(gname.into(), g);
     ctx.db.dirty += changed;
     if created {
         ctx.notify(EV, "xgroup-createconsumer", key);
     }
+    propagate_claims(ctx, key, gname, &claims, glast, None);
 }
 
 // ----- XGROUP --------------------------------------------------------------
