@@ -8,6 +8,7 @@
 //! - [`commands`]: one module per command family, each declaring its commands'
 //!   metadata next to the handlers; the dispatch table is built from them.
 //! - [`server`]: listeners, connections, client state, worker threads, limits.
+//! - [`persist`]: the append-only file (and RDB) in Redis's formats.
 //! - [`config`]: `redis.conf` directives, parsing, `CONFIG GET/SET/REWRITE`.
 //! - [`util`]: number parsing and formatting as Redis does it, glob matching.
 //! - [`cli`]: the `ember-cli` command-line client (independent of the rest).
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod persist;
 pub mod protocol;
 pub mod server;
 pub mod storage;

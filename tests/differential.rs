@@ -225,7 +225,8 @@ corpus_tests!(
     zsets,
     sort,
     collections_errors,
-    streams
+    streams,
+    persistence
 );
 
 #[test]

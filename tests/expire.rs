@@ -92,8 +92,8 @@ fn a_million_keys_expiring_together_are_reclaimed_without_stalling() {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "{n} keys left after 10 s"
+            start.elapsed() < Duration::from_secs(20),
+            "{n} keys left after 20 s"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -101,12 +101,14 @@ fn a_million_keys_expiring_together_are_reclaimed_without_stalling() {
     println!(
         "reclaimed {KEYS} keys in {took:?}; worst PING {worst_ping:?}, worst GET {worst_get:?}"
     );
+    // A stall (the cycle holding a shard for the whole reclaim) would be
+    // seconds; the bound leaves room for a debug build on a busy machine.
     assert!(
-        worst_ping < Duration::from_millis(100),
+        worst_ping < Duration::from_millis(250),
         "PING took {worst_ping:?}"
     );
     assert!(
-        worst_get < Duration::from_millis(100),
+        worst_get < Duration::from_millis(250),
         "GET took {worst_get:?}"
     );
 }

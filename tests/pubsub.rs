@@ -161,7 +161,7 @@ fn subscriber_that_does_not_read_is_disconnected_at_the_limit() {
     assert!(
         server
             .log_text()
-            .contains("closed for overcoming of output buffer limits"),
+            .contains("scheduled to be closed ASAP for overcoming of output buffer limits."),
         "{}",
         server.log_text()
     );

@@ -10,6 +10,7 @@
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::storage::keyspace::Db;
+use crate::storage::notify::{GENERIC, STRING};
 use crate::storage::value::Value;
 use crate::util::num::parse_i64;
 use compact_bytes::CompactBytes;
@@ -143,7 +144,8 @@ fn open_for_write<'d>(
     key: &[u8],
     min_len: usize,
 ) -> Result<Writable<'d>, WrongType> {
-    let created = match db.get(key) {
+    // A write lookup, as Redis's: no keymiss event, no hit/miss counted.
+    let created = match db.get_for_write(key) {
         None => true,
         Some(e) => match &e.value {
             Value::Str(_) | Value::Int(_) => false,
@@ -365,7 +367,7 @@ fn setbit(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let byte = (offset >> 3) as usize;
     let shift = 7 - (offset & 7);
-    let (old, changed) = match open_for_write(ctx.db, key, byte + 1) {
+    let (old, changed, created) = match open_for_write(ctx.db, key, byte + 1) {
         Err(WrongType) => return ctx.wrong_type(),
         Ok(w) => {
             let cell = &mut w.bytes[byte];
@@ -375,11 +377,14 @@ fn setbit(ctx: &mut Ctx, args: &Args) {
             } else {
                 *cell &= !(1 << shift);
             }
-            (old, !w.created && (w.grew || old != on))
+            (old, !w.created && (w.grew || old != on), w.created)
         }
     };
     if changed {
         ctx.db.touched(key);
+    }
+    if changed || created {
+        ctx.notify(STRING, "setbit", key);
     }
     ctx.out.int(old as i64);
 }
@@ -599,8 +604,9 @@ fn bitop(ctx: &mut Ctx, args: &Args) {
         if let Some(e) = ctx.db.peek(dest) {
             e.raw = true;
         }
-    } else {
-        ctx.db.remove(dest);
+        ctx.notify(STRING, "set", dest);
+    } else if ctx.db.remove_stored(dest) {
+        ctx.notify(GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
 }
@@ -818,10 +824,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
         .map(|f| f.offset + f.bits as u64 - 1)
         .max()
         .unwrap_or(0);
+    let before = ctx.db.dirty;
+    let mut changes = 0u64;
     let created = match open_for_write(ctx.db, key, (highest >> 3) as usize + 1) {
         Err(WrongType) => return ctx.wrong_type(),
         Ok(w) => {
             let p: &mut [u8] = w.bytes;
+            // Redis counts an op that wrote when the lookup created or
+            // grew the string, or when the field's value changed.
+            let grown = w.created || w.grew;
             ctx.out.array(fields.len());
             for f in &fields {
                 let raw = read_field(p, f.offset, f.bits);
@@ -843,6 +854,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
                             None => ctx.out.null(),
                             Some(new) => {
                                 write_field(p, f.offset, f.bits, new as u64);
+                                if grown || new != old {
+                                    changes += 1;
+                                }
                                 let reply = if f.op == FieldOp::Set { old } else { new };
                                 ctx.out.int(reply as i64);
                             }
@@ -853,12 +867,15 @@ fn bitfield_generic(ctx: &mut Ctx, args: &Args, read_only: bool) {
             w.created
         }
     };
-    // Every SET/INCRBY counts as a change, even one that failed on overflow;
-    // a created key was already counted once.
-    if !created {
-        ctx.db.touched(key);
+    // Changes as counted above (an op failed by OVERFLOW FAIL never counts);
+    // creating or growing the key alone counts nothing.
+    if changes > 0 {
+        if !created {
+            ctx.db.touched(key);
+        }
+        ctx.notify(STRING, "setbit", key);
     }
-    ctx.db.dirty += writes as u64 - 1;
+    ctx.db.dirty = before + changes;
 }
 
 #[cfg(test)]

@@ -710,14 +710,16 @@ fn unknown_type(ctx: &mut Ctx, name: &[u8]) {
 }
 
 /// What is known only about the client running the command.
-struct Caller<'a> {
+pub(crate) struct Caller<'a> {
     cmd: &'static str,
     args: &'a Args<'a>,
     close_after_reply: bool,
 }
 
-/// Appends one CLIENT LIST line (without the newline).
-fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&Caller>) {
+/// Appends one CLIENT LIST line (without the newline); `caller` gives the
+/// details only known for the client running the command. Also used for
+/// the log line of a client closed for its output buffer limit.
+pub(crate) fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&Caller>) {
     let now = unix_ms();
     let age = (now - info.created_ms).max(0) / 1000;
     let idle = (now - info.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
@@ -757,20 +759,28 @@ fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller: Option<&C
     let argv_mem: usize = caller.map_or(0, |c| c.args.iter().map(|a| a.len()).sum());
     let qbuf = info.qbuf.load(Ordering::Relaxed);
     let qbuf_free = info.qbuf_free.load(Ordering::Relaxed);
-    let omem = info.omem.load(Ordering::Relaxed);
+    let multi_mem = info.multi_mem.load(Ordering::Relaxed);
+    let pending = info.pending_output();
+    let (obl, oll, omem) = crate::server::outlimit::split(pending);
+    // The reply buffer of a connection starts at (and shrinks back to)
+    // Redis's static reply buffer size.
+    let rbs = crate::protocol::reply::REPLY_CHUNK;
     let tot_mem = std::mem::size_of::<Client>()
         + std::mem::size_of::<ClientInfo>()
         + qbuf
         + qbuf_free
         + argv_mem
+        + multi_mem
+        + rbs
         + omem;
+    let events = if pending > 0 { "rw" } else { "r" };
     let name = info.name.lock().clone().unwrap_or_default();
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={age} idle={idle} flags={flags} db={} \
          sub={} psub={} ssub={} multi={multi} qbuf={qbuf} qbuf-free={qbuf_free} \
-         argv-mem={argv_mem} multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem={omem} \
-         tot-mem={tot_mem} events=r cmd={cmd} user=default redir=-1 resp={}",
+         argv-mem={argv_mem} multi-mem={multi_mem} rbs={rbs} rbp={obl} obl={obl} oll={oll} \
+         omem={omem} tot-mem={tot_mem} events={events} cmd={cmd} user=default redir=-1 resp={}",
         info.id,
         info.addr,
         info.laddr,

@@ -2,6 +2,7 @@
 //! milliseconds, with NX|XX|GT|LT), the TTL family and PERSIST.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
+use crate::storage::notify::GENERIC;
 use crate::util::num::parse_i64;
 
 const fn expire_def(
@@ -192,7 +193,11 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, absolute: bool, seconds: bool) {
         ctx.out.int(0);
         return;
     };
-    let current = entry.has_expire().then_some(entry.expire);
+    let current = if entry.has_expire() {
+        ctx.db.expire_of(key)
+    } else {
+        None
+    };
     let refused = (cond & NX != 0 && current.is_some())
         || (cond & XX != 0 && current.is_none())
         || (cond & GT != 0 && current.is_none_or(|c| when <= c))
@@ -204,9 +209,11 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, absolute: bool, seconds: bool) {
     if when <= ctx.db.now() {
         // Already in the past: the key goes now, as an ordinary delete.
         ctx.db.remove(key);
+        ctx.notify(GENERIC, "del", key);
         ctx.propagate_as(&[b"DEL", key]);
     } else {
         ctx.db.set_expire(key, when);
+        ctx.notify(GENERIC, "expire", key);
         // Relative times would expire later on a replica or on reload.
         let mut buf = itoa::Buffer::new();
         ctx.propagate_as(&[b"PEXPIREAT", key, buf.format(when).as_bytes()]);
@@ -237,11 +244,11 @@ fn ttl_generic(ctx: &mut Ctx, args: &Args, absolute: bool, millis: bool) {
         ctx.out.int(-2);
         return;
     };
-    if !entry.has_expire() {
+    let has_ttl = entry.has_expire();
+    let Some(at) = ctx.db.expire_of(args.get(1)).filter(|_| has_ttl) else {
         ctx.out.int(-1);
         return;
-    }
-    let at = entry.expire;
+    };
     let ms = if absolute {
         at
     } else {
@@ -257,5 +264,8 @@ fn persist(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let removed = ctx.db.persist(key);
+    if removed {
+        ctx.notify(GENERIC, "persist", key);
+    }
     ctx.out.int(removed as i64);
 }

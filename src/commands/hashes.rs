@@ -10,6 +10,7 @@ use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::protocol::reply::Reply;
 use crate::storage::hash::{HashValue, Limits};
 use crate::storage::keyspace::Db;
+use crate::storage::notify::{GENERIC, HASH};
 use crate::storage::value::Value;
 use crate::util::float::hincr_by_float;
 use crate::util::glob::glob_match;
@@ -263,13 +264,22 @@ fn write_hash<'a>(
 
 /// Records a write: stores a freshly created hash (if any) or signals the
 /// change of the existing one, then makes the command's dirty count
-/// exactly `changes` (Redis counts per field for HSET and HDEL).
-fn commit(ctx: &mut Ctx, key: &[u8], fresh: Option<Box<HashValue>>, before: u64, changes: u64) {
+/// exactly `changes` (Redis counts per field for HSET and HDEL), and
+/// reports the keyspace `event`.
+fn commit(
+    ctx: &mut Ctx,
+    key: &[u8],
+    fresh: Option<HashValue>,
+    before: u64,
+    changes: u64,
+    event: &str,
+) {
     match fresh {
         Some(h) => ctx.db.set(key, Value::Hash(h), false),
         None => ctx.db.touched(key),
     }
     ctx.db.dirty = before + changes;
+    ctx.notify(HASH, event, key);
 }
 
 /// HSET and HMSET: `args` after the key are field/value pairs.
@@ -284,11 +294,11 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) -> Option<i64> {
     let key = args.get(1);
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return None,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     h.convert_for_args(args.rest(2).iter(), lim);
     let mut created = 0;
@@ -300,7 +310,7 @@ fn set_pairs(ctx: &mut Ctx, args: &Args) -> Option<i64> {
         i += 2;
     }
     let pairs = (args.len() as u64 - 2) / 2;
-    commit(ctx, key, fresh, before, pairs);
+    commit(ctx, key, fresh, before, pairs, "hset");
     Some(created)
 }
 
@@ -320,18 +330,18 @@ fn hsetnx(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     if h.contains(args.get(2)) {
         ctx.out.int(0);
         return;
     }
     h.insert(args.get(2), args.get(3), lim);
-    commit(ctx, key, fresh, before, 1);
+    commit(ctx, key, fresh, before, 1, "hset");
     ctx.out.int(1);
 }
 
@@ -376,12 +386,17 @@ fn hdel(ctx: &mut Ctx, args: &Args) {
         }
     }
     if deleted > 0 {
-        if h.is_empty() {
+        let emptied = h.is_empty();
+        if emptied {
             ctx.db.remove(key);
         } else {
             ctx.db.touched(key);
         }
         ctx.db.dirty = before + deleted;
+        ctx.notify(HASH, "hdel", key);
+        if emptied {
+            ctx.notify(GENERIC, "del", key);
+        }
     }
     ctx.out.int(deleted as i64);
 }
@@ -449,11 +464,11 @@ fn hincrby(ctx: &mut Ctx, args: &Args) {
     let field = args.get(2);
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     let old = match h.get(field) {
         None => 0,
@@ -467,7 +482,7 @@ fn hincrby(ctx: &mut Ctx, args: &Args) {
     };
     let mut buf = itoa::Buffer::new();
     h.insert(field, buf.format(new).as_bytes(), lim);
-    commit(ctx, key, fresh, before, 1);
+    commit(ctx, key, fresh, before, 1, "hincrby");
     ctx.out.int(new);
 }
 
@@ -481,18 +496,18 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) {
     }
     let lim = limits(ctx);
     let before = ctx.db.dirty;
-    let mut fresh: Option<Box<HashValue>> = None;
+    let mut fresh: Option<HashValue> = None;
     let h: &mut HashValue = match write_hash(ctx.db, ctx.out, key) {
         Err(()) => return,
         Ok(Some(h)) => h,
-        Ok(None) => fresh.insert(Box::new(HashValue::new())),
+        Ok(None) => fresh.insert(HashValue::new()),
     };
     let new = match hincr_by_float(h.get(field), incr) {
         Ok(v) => v,
         Err(e) => return ctx.out.err(&format!("ERR {}", e.hincrbyfloat_message())),
     };
     h.insert(field, &new, lim);
-    commit(ctx, key, fresh, before, 1);
+    commit(ctx, key, fresh, before, 1, "hincrbyfloat");
     // The resulting text, so rounding cannot differ on a replica or reload.
     ctx.propagate_as(&[b"HSET", key, field, &new]);
     ctx.out.bulk(&new);

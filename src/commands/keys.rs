@@ -4,10 +4,11 @@
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::config::{MaxmemoryPolicy, Settings};
-use crate::storage::value::{Entry, Value};
+use crate::storage::keyspace::Key;
+use crate::storage::notify::GENERIC;
+use crate::storage::value::{Entry, NO_EXPIRE, Value};
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
-use compact_bytes::CompactBytes;
 
 /// Source and destination keys at arguments 1 and 2.
 const TWO_KEYS: Keys = Keys::Range {
@@ -340,6 +341,7 @@ fn del(ctx: &mut Ctx, args: &Args) {
     let mut n = 0;
     for k in args.iter().skip(1) {
         if ctx.db.remove(k).is_some() {
+            ctx.notify(GENERIC, "del", k);
             n += 1;
         }
     }
@@ -403,14 +405,16 @@ fn rename_generic(ctx: &mut Ctx, args: &Args, nx: bool) {
         return;
     }
     let dirty = ctx.db.dirty;
-    let Some(entry) = ctx.db.remove(src) else {
+    let db = ctx.db.index;
+    let Some((entry, expire)) = ctx.db.take_in(db, src) else {
         ctx.out.err("ERR no such key");
         return;
     };
-    let db = ctx.db.index;
     // Replaces any old destination; the TTL travels with the entry.
-    ctx.db.insert_entry_in(db, dst, entry);
+    ctx.db.insert_entry_in(db, dst, entry, expire);
     ctx.db.dirty = dirty + 1;
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -438,12 +442,14 @@ fn move_cmd(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let dirty = ctx.db.dirty;
-    let Some(entry) = ctx.db.remove_in(src, key) else {
+    let Some((entry, expire)) = ctx.db.take_in(src, key) else {
         ctx.out.int(0);
         return;
     };
-    ctx.db.insert_entry_in(dst, key, entry);
+    ctx.db.insert_entry_in(dst, key, entry, expire);
     ctx.db.dirty = dirty + 1;
+    ctx.db.notify_in(src, GENERIC, "move_from", key);
+    ctx.db.notify_in(dst, GENERIC, "move_to", key);
     ctx.out.int(1);
 }
 
@@ -479,15 +485,15 @@ fn copy(ctx: &mut Ctx, args: &Args) {
         return;
     }
     let lru = ctx.db.keyspace().lru_clock();
-    let Some(copied) = ctx.db.get(src_key).map(|e| Entry {
-        value: e.value.clone(),
-        expire: e.expire,
-        lru,
-        raw: e.raw,
+    let Some(copied) = ctx.db.get(src_key).map(|e| {
+        let mut c = Entry::new(e.value.clone(), lru);
+        c.raw = e.raw;
+        c
     }) else {
         ctx.out.int(0);
         return;
     };
+    let expire = ctx.db.expire_of(src_key).unwrap_or(NO_EXPIRE);
     let dirty = ctx.db.dirty;
     if ctx.db.get_for_write_in(dst, dst_key).is_some() {
         if !replace {
@@ -496,8 +502,9 @@ fn copy(ctx: &mut Ctx, args: &Args) {
         }
         ctx.db.remove_in(dst, dst_key);
     }
-    ctx.db.insert_entry_in(dst, dst_key, copied);
+    ctx.db.insert_entry_in(dst, dst_key, copied, expire);
     ctx.db.dirty = dirty + 1;
+    ctx.db.notify_in(dst, GENERIC, "copy_to", dst_key);
     ctx.out.int(1);
 }
 
@@ -512,8 +519,9 @@ fn keys(ctx: &mut Ctx, args: &Args) {
     let mut n = 0;
     let mut shards: Vec<_> = ctx.db.shards_mut().collect();
     for shard in shards.iter_mut() {
-        for (k, e) in shard.dbs[db].main.iter() {
-            if e.expire <= now {
+        let t = &shard.dbs[db];
+        for (k, e) in t.main.iter() {
+            if t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now) {
                 continue;
             }
             if all || glob_match(pattern, k.as_slice(), false) {
@@ -580,7 +588,7 @@ fn scan(ctx: &mut Ctx, args: &Args) {
     let db = ctx.db.index;
     let mut found = Vec::new();
     let next = ctx.db.scan(db, cursor, count, &mut found);
-    let mut keep: Vec<CompactBytes> = Vec::with_capacity(found.len());
+    let mut keep: Vec<Key> = Vec::with_capacity(found.len());
     for k in found {
         if let Some(p) = pattern
             && !glob_match(p, k.as_slice(), false)
@@ -693,14 +701,14 @@ fn swapdb(ctx: &mut Ctx, args: &Args) {
 // ----- OBJECT ---------------------------------------------------------------
 
 fn object_encoding(ctx: &mut Ctx, args: &Args) {
-    match ctx.db.get_notouch(args.get(2)).map(|e| e.encoding()) {
+    match ctx.db.get_quiet(args.get(2)).map(|e| e.encoding()) {
         Some(enc) => ctx.out.bulk(enc.as_bytes()),
         None => ctx.out.null(),
     }
 }
 
 fn object_refcount(ctx: &mut Ctx, args: &Args) {
-    let Some(e) = ctx.db.get_notouch(args.get(2)) else {
+    let Some(e) = ctx.db.get_quiet(args.get(2)) else {
         ctx.out.null();
         return;
     };
@@ -711,7 +719,7 @@ fn object_refcount(ctx: &mut Ctx, args: &Args) {
 
 fn object_idletime(ctx: &mut Ctx, args: &Args) {
     let clock = ctx.db.keyspace().lru_clock();
-    let Some(e) = ctx.db.get_notouch(args.get(2)) else {
+    let Some(e) = ctx.db.get_quiet(args.get(2)) else {
         ctx.out.null();
         return;
     };
@@ -725,11 +733,11 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) {
         ctx.out.err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    ctx.out.int(clock.saturating_sub(lru) as i64);
+    ctx.out.int(clock.wrapping_sub(lru) as i64);
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) {
-    if ctx.db.get_notouch(args.get(2)).is_none() {
+    if ctx.db.get_quiet(args.get(2)).is_none() {
         ctx.out.null();
         return;
     }

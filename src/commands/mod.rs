@@ -7,6 +7,7 @@
 //! authentication, locks the shards of the command's keys and runs the
 //! handler, then records statistics.
 
+pub mod aof;
 pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
@@ -15,6 +16,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
@@ -351,6 +353,8 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         lists::COMMANDS,
         zsets::COMMANDS,
         sort::COMMANDS,
+        persistence::COMMANDS,
+        aof::COMMANDS,
     ]
 }
 
@@ -543,10 +547,14 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
         }
         m.queue(args, def, id);
         let queued = m.cmds.len() as i64;
-        client
-            .info
-            .multi
-            .store(queued, std::sync::atomic::Ordering::Relaxed);
+        let info = &client.info;
+        let relaxed = std::sync::atomic::Ordering::Relaxed;
+        info.multi.store(queued, relaxed);
+        // As Redis's `argv_len_sums`: argument bytes plus a pointer each.
+        let mem: usize = args.iter().map(|a| a.len() + 8).sum();
+        info.multi_mem.fetch_add(mem, relaxed);
+        // CLIENT LIST's `cmd` is the last command queued, as in Redis.
+        info.last_cmd.store(id + 1, relaxed);
         out.simple(b"QUEUED");
         return;
     }
@@ -667,8 +675,8 @@ pub fn call(
         }
     }
     if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
-        let limit = client.settings.client_output_buffer_limit[1];
-        srv.monitors.feed(client.db, &client.info, args, &limit);
+        let limit = &client.settings.client_output_buffer_limit[crate::server::outlimit::NORMAL];
+        srv.monitors.feed(srv, client.db, &client.info, args, limit);
     }
     client.note_call(
         srv,

@@ -297,11 +297,11 @@ fn sunsubscribe(ctx: &mut Ctx, args: &Args) {
 }
 
 fn do_publish(ctx: &mut Ctx, args: &Args, space: Space) {
-    let limit = ctx.client.settings.client_output_buffer_limit[2];
-    let n = ctx
-        .srv
+    let limit = ctx.client.settings.client_output_buffer_limit[crate::server::outlimit::PUBSUB];
+    let srv = ctx.srv;
+    let n = srv
         .pubsub
-        .publish(space, args.get(1), args.get(2), &limit);
+        .publish(srv, space, args.get(1), args.get(2), &limit);
     // A client subscribed to its own channel sees the message before the
     // count, as with Redis.
     if ctx.client.info.mailbox.has_pending() {

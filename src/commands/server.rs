@@ -296,7 +296,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -1,
         flags: ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY,
         acl: acl::ADMIN | acl::SLOW | acl::DANGEROUS,
-        keys: Keys::None,
+        keys: Keys::All,
         group: "server",
         since: "1.0.0",
         summary: "Stops the server.",
@@ -487,9 +487,8 @@ fn lastsave(ctx: &mut Ctx, _args: &Args) {
 
 /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT].
 ///
-/// Ember has no persistence yet, so nothing can be saved: an explicit SAVE
-/// fails as a failed save does in Redis (unless FORCE); without SAVE or
-/// NOSAVE, configured save points are ignored with a warning in the log.
+/// Saves first when asked to (SAVE) or when save points are configured
+/// (unless NOSAVE); a failed save keeps the server running unless FORCE.
 /// Shutdown is immediate (there are no replicas to wait for), so NOW only
 /// matters for its syntax and ABORT always finds nothing to abort.
 fn shutdown(ctx: &mut Ctx, args: &Args) {
@@ -511,13 +510,16 @@ fn shutdown(ctx: &mut Ctx, args: &Args) {
         ctx.out.err("ERR No shutdown in progress.");
         return;
     }
-    if save && !force {
-        log::warning("Error trying to save the DB, can't exit: Ember has no persistence yet.");
+    let _ = now;
+    log::warning("User requested shutdown...");
+    if !nosave
+        && (save || !ctx.client.settings.save.is_empty())
+        && crate::commands::persistence::final_save(ctx.srv, ctx.db).is_err()
+        && !force
+    {
+        log::warning("Error trying to save the DB, can't exit.");
         ctx.out.err("ERR Errors trying to SHUTDOWN. Check logs.");
         return;
-    }
-    if !nosave && (save || !ctx.client.settings.save.is_empty()) {
-        log::warning("Not saving the dataset before exit: Ember has no persistence yet.");
     }
     crate::server::shutdown_and_exit(ctx.srv, false);
 }

@@ -12,6 +12,7 @@ use super::keys::parse_cursor;
 use super::{Args, CommandDef, Ctx, Keys, acl};
 use crate::protocol::reply::Reply;
 use crate::storage::keyspace::Db;
+use crate::storage::notify::{GENERIC, SET};
 use crate::storage::set::{Member, OwnedMember, SetValue};
 use crate::storage::value::Value;
 use crate::util::glob::glob_match;
@@ -278,16 +279,20 @@ fn changed(ctx: &mut Ctx, key: &[u8], n: usize, counted: bool) {
 }
 
 /// After removing members from the set at `key`: deletes the key if the set
-/// became empty, and counts `n` changes.
-fn after_removal(ctx: &mut Ctx, key: &[u8], n: usize) {
+/// became empty, counts `n` changes and reports `event` (then `del` if the
+/// key went).
+fn after_removal(ctx: &mut Ctx, key: &[u8], n: usize, event: &str) {
     if n == 0 {
         return;
     }
-    if set_at(ctx.db, key).is_empty() {
+    let emptied = set_at(ctx.db, key).is_empty();
+    if emptied {
         ctx.db.remove(key);
-        changed(ctx, key, n, true);
-    } else {
-        changed(ctx, key, n, false);
+    }
+    changed(ctx, key, n, emptied);
+    ctx.notify(SET, event, key);
+    if emptied {
+        ctx.notify(GENERIC, "del", key);
     }
 }
 
@@ -306,13 +311,17 @@ fn sadd(ctx: &mut Ctx, args: &Args) {
         Found::Set(s) => {
             let n = add_all(s);
             changed(ctx, key, n, false);
+            if n > 0 {
+                ctx.notify(SET, "sadd", key);
+            }
             ctx.out.int(n as i64);
         }
         Found::Missing => {
             let mut s = SetValue::new();
             let n = add_all(&mut s);
-            ctx.db.set(key, Value::Set(Box::new(s)), false);
+            ctx.db.set(key, Value::Set(s), false);
             changed(ctx, key, n, true);
+            ctx.notify(SET, "sadd", key);
             ctx.out.int(n as i64);
         }
     }
@@ -333,7 +342,7 @@ fn srem(ctx: &mut Ctx, args: &Args) {
                     }
                 }
             }
-            after_removal(ctx, key, n);
+            after_removal(ctx, key, n, "srem");
             ctx.out.int(n as i64);
         }
     }
@@ -403,7 +412,7 @@ fn spop(ctx: &mut Ctx, args: &Args) {
             match m {
                 Some(m) => {
                     reply_member(ctx.out, m.as_member());
-                    after_removal(ctx, key, 1);
+                    after_removal(ctx, key, 1, "spop");
                     // The member chosen at random, so replicas agree.
                     if ctx.propagating() {
                         let member = m.as_member().with_bytes(|b| b.to_vec());
@@ -439,6 +448,8 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
         }
         ctx.db.remove(key);
         changed(ctx, key, size, true);
+        ctx.notify(SET, "spop", key);
+        ctx.notify(GENERIC, "del", key);
         ctx.propagate_as(&[b"DEL", key]);
         return;
     }
@@ -471,6 +482,7 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
         }
     }
     changed(ctx, key, count, false);
+    ctx.notify(SET, "spop", key);
     // The members chosen at random, as SREMs of at most 1024 members.
     if let Some(p) = popped {
         for chunk in p.chunks(1024) {
@@ -585,14 +597,16 @@ fn smove(ctx: &mut Ctx, args: &Args) {
     if !set_at(ctx.db, src).remove(member) {
         return ctx.out.int(0);
     }
-    after_removal(ctx, src, 1);
+    after_removal(ctx, src, 1, "srem");
     let max = max_intset(ctx);
     if dst_state == 0 {
         let mut s = SetValue::new();
         s.insert(member, max);
-        ctx.db.set(dst, Value::Set(Box::new(s)), false);
+        ctx.db.set(dst, Value::Set(s), false);
+        ctx.notify(SET, "sadd", dst);
     } else if set_at(ctx.db, dst).insert(member, max) {
         ctx.db.touched(dst);
+        ctx.notify(SET, "sadd", dst);
     }
     ctx.out.int(1);
 }
@@ -751,14 +765,21 @@ fn op_reply(ctx: &mut Ctx, args: &Args, op: Op) {
 fn op_store(ctx: &mut Ctx, args: &Args, op: Op) {
     let dst = args.get(1);
     let keys = key_list(args, 2);
-    let Ok(s) = compute(ctx, op, &keys, true) else {
+    // Redis reads the sources with read lookups (keymiss, hit/miss counted).
+    let Ok(s) = compute(ctx, op, &keys, false) else {
         return;
     };
     let n = s.len();
     if n > 0 {
-        ctx.db.set(dst, Value::Set(Box::new(s)), false);
-    } else {
-        ctx.db.remove(dst);
+        ctx.db.set(dst, Value::Set(s), false);
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(SET, event, dst);
+    } else if ctx.db.remove_stored(dst) {
+        ctx.notify(GENERIC, "del", dst);
     }
     ctx.out.int(n as i64);
 }

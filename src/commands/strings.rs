@@ -12,6 +12,7 @@
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::protocol::reply::Reply;
 use crate::storage::keyspace::Db;
+use crate::storage::notify::{GENERIC, STRING};
 use crate::storage::value::{EMBSTR_MAX, Entry, NO_EXPIRE, Value, string_value};
 use crate::util::float::incr_by_float;
 use crate::util::num::parse_i64;
@@ -551,14 +552,16 @@ fn set_generic(
         None => ctx.db.set(key, value, opts.keep_ttl),
         Some(at) => {
             let lru = ctx.db.keyspace().lru_clock();
-            let mut entry = Entry::new(value, lru);
-            entry.expire = at;
-            let db = ctx.db.index;
-            ctx.db.insert_entry_in(db, key, entry);
+            let entry = Entry::new(value, lru);
+            ctx.db.set_entry(key, entry, at);
             // An absolute time, so replicas and reloads agree.
             let mut buf = itoa::Buffer::new();
             ctx.propagate_as(&[b"SET", key, val, b"PXAT", buf.format(at).as_bytes()]);
         }
+    }
+    ctx.notify(STRING, "set", key);
+    if expire_at.is_some() {
+        ctx.notify(GENERIC, "expire", key);
     }
     if !opts.get {
         match reply {
@@ -587,6 +590,7 @@ fn set(ctx: &mut Ctx, args: &Args) {
     if args.len() == 3 {
         // The hot path: no options, one hash and one table operation.
         ctx.db.set(args.get(1), string_value(args.get(2)), false);
+        ctx.notify(STRING, "set", args.get(1));
         ctx.out.ok();
         return;
     }
@@ -681,14 +685,17 @@ fn getex(ctx: &mut Ctx, args: &Args) {
     match expire {
         Some((kind, at)) if kind.is_absolute() && at <= ctx.db.now() => {
             ctx.db.remove(key);
+            ctx.notify(GENERIC, "del", key);
             ctx.propagate_as(&[b"DEL", key]);
         }
         Some((_, at)) => {
             ctx.db.set_expire(key, at);
+            ctx.notify(GENERIC, "expire", key);
             let mut buf = itoa::Buffer::new();
             ctx.propagate_as(&[b"PEXPIREAT", key, buf.format(at).as_bytes()]);
         }
         None if opts.persist && ctx.db.persist(key) => {
+            ctx.notify(GENERIC, "persist", key);
             ctx.propagate_as(&[b"PERSIST", key]);
         }
         None => {}
@@ -705,6 +712,7 @@ fn getdel(ctx: &mut Ctx, args: &Args) {
                 return;
             }
             ctx.db.remove(key);
+            ctx.notify(GENERIC, "del", key);
         }
     }
 }
@@ -721,6 +729,7 @@ fn getset(ctx: &mut Ctx, args: &Args) {
         }
     }
     ctx.db.set(key, string_value(args.get(2)), false);
+    ctx.notify(STRING, "set", key);
 }
 
 fn mget(ctx: &mut Ctx, args: &Args) {
@@ -755,6 +764,7 @@ fn mset_all(ctx: &mut Ctx, args: &Args) {
     for i in (1..args.len()).step_by(2) {
         ctx.db
             .set(args.get(i), string_value(args.get(i + 1)), false);
+        ctx.notify(STRING, "set", args.get(i));
     }
 }
 
@@ -789,6 +799,7 @@ fn append(ctx: &mut Ctx, args: &Args) {
     let extra = args.get(2);
     let Some(e) = write_lookup(ctx.db, key) else {
         ctx.db.set(key, string_value(extra), false);
+        ctx.notify(STRING, "append", key);
         ctx.out.int(extra.len() as i64);
         return;
     };
@@ -810,6 +821,7 @@ fn append(ctx: &mut Ctx, args: &Args) {
     // A string grown in place is no longer an embedded one.
     e.raw = true;
     ctx.db.touched(key);
+    ctx.notify(STRING, "append", key);
     ctx.out.int(total as i64);
 }
 
@@ -893,7 +905,8 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
         // A string built by SETRANGE is never an embedded one.
         entry.raw = true;
         let db = ctx.db.index;
-        ctx.db.insert_entry_in(db, key, entry);
+        ctx.db.insert_entry_in(db, key, entry, NO_EXPIRE);
+        ctx.notify(STRING, "setrange", key);
         ctx.out.int(total as i64);
         return;
     };
@@ -918,6 +931,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
     let total = s.len();
     e.raw = true;
     ctx.db.touched(key);
+    ctx.notify(STRING, "setrange", key);
     ctx.out.int(total as i64);
 }
 
@@ -930,6 +944,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
 fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     let Some(e) = write_lookup(ctx.db, key) else {
         ctx.db.set(key, Value::Int(delta), false);
+        ctx.notify(STRING, "incrby", key);
         ctx.out.int(delta);
         return;
     };
@@ -955,6 +970,7 @@ fn incr_by(ctx: &mut Ctx, key: &[u8], delta: i64) {
     e.value = Value::Int(new);
     e.raw = false;
     ctx.db.touched(key);
+    ctx.notify(STRING, "incrby", key);
     ctx.out.int(new);
 }
 
@@ -1016,9 +1032,10 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) {
         None => {
             let entry = Entry::new(value, lru);
             let db = ctx.db.index;
-            ctx.db.insert_entry_in(db, key, entry);
+            ctx.db.insert_entry_in(db, key, entry, NO_EXPIRE);
         }
     }
+    ctx.notify(STRING, "incrbyfloat", key);
     // The text of the result, not the increment: floating-point rounding
     // must not differ on a replica or on reload.
     ctx.propagate_as(&[b"SET", key, &sum, b"KEEPTTL"]);

@@ -168,9 +168,7 @@ fn watch(ctx: &mut Ctx, args: &Args) {
 /// True when `key` exists in `db` with a TTL that has passed.
 fn key_is_expired(ctx: &mut Ctx, db: usize, key: &[u8]) -> bool {
     let now = ctx.db.now();
-    ctx.db
-        .raw_entry_in(db, key)
-        .is_some_and(|e| e.has_expire() && e.expire <= now)
+    ctx.db.expire_in(db, key).is_some_and(|at| at <= now)
 }
 
 fn unwatch(ctx: &mut Ctx, _args: &Args) {
@@ -211,6 +209,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
     for q in &m.cmds {
         let args = Args::new(&q.buf, &q.spans);
         let errors_before = ctx.out.error_count();
+        let mark = ctx.out.len();
         call(
             ctx.srv,
             ctx.client,
@@ -221,6 +220,8 @@ fn exec(ctx: &mut Ctx, _args: &Args) {
             errors_before,
             ctx.db,
         );
+        // Each queued command's own events precede its reply, as in Redis.
+        ctx.client.deliver_before_reply(ctx.out, mark);
     }
     ctx.client.in_exec = false;
 }

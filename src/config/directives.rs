@@ -255,12 +255,12 @@ const IM: u16 = IMMUTABLE;
 /// appended by CONFIG REWRITE.
 pub(crate) static DIRECTIVES: &[Directive] = &[
     // yes/no
-    d("rdbchecksum", Kind::Bool, "yes", IM),
+    e("rdbchecksum", Kind::Bool, "yes", IM),
     e("daemonize", Kind::Bool, "no", IM),
     d("io-threads-do-reads", Kind::Bool, "no", IM),
     d("always-show-logo", Kind::Bool, "no", IM),
     e("protected-mode", Kind::Bool, "yes", M),
-    d("rdbcompression", Kind::Bool, "yes", M),
+    e("rdbcompression", Kind::Bool, "yes", M),
     d("rdb-del-sync-files", Kind::Bool, "no", M),
     d("activerehashing", Kind::Bool, "yes", M),
     d("stop-writes-on-bgsave-error", Kind::Bool, "yes", M),
@@ -277,8 +277,8 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("no-appendfsync-on-rewrite", Kind::Bool, "no", M),
     d("cluster-require-full-coverage", Kind::Bool, "yes", M),
     d("rdb-save-incremental-fsync", Kind::Bool, "yes", M),
-    d("aof-load-truncated", Kind::Bool, "yes", M),
-    d("aof-use-rdb-preamble", Kind::Bool, "yes", M),
+    e("aof-load-truncated", Kind::Bool, "yes", M),
+    e("aof-use-rdb-preamble", Kind::Bool, "yes", M),
     d("aof-timestamp-enabled", Kind::Bool, "no", M),
     aka(
         d("cluster-replica-no-failover", Kind::Bool, "no", M),
@@ -304,7 +304,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("activedefrag", Kind::Bool, "no", M),
     d("syslog-enabled", Kind::Bool, "no", IM),
     d("cluster-enabled", Kind::Bool, "no", IM),
-    d("appendonly", Kind::Bool, "no", M),
+    e("appendonly", Kind::Bool, "no", M),
     d("cluster-allow-reads-when-down", Kind::Bool, "no", M),
     d("cluster-allow-pubsubshard-when-down", Kind::Bool, "yes", M),
     d("crash-log-enabled", Kind::Bool, "yes", M),
@@ -331,19 +331,19 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         M,
     ),
     d("syslog-ident", STR, "redis", IM),
-    d(
+    e(
         "dbfilename",
         checked(false, check_dbfilename),
         "dump.rdb",
         PROTECTED,
     ),
-    d(
+    e(
         "appendfilename",
         checked(false, check_appendfilename),
         "appendonly.aof",
         IM,
     ),
-    d(
+    e(
         "appenddirname",
         checked(false, check_appenddirname),
         "appendonlydir",
@@ -370,7 +370,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("repl-diskless-load", one_of(DISKLESS_LOAD), "disabled", M),
     e("loglevel", one_of(LOGLEVELS), "notice", M),
     d("maxmemory-policy", one_of(POLICIES), "noeviction", M),
-    d("appendfsync", one_of(FSYNC), "everysec", M),
+    e("appendfsync", one_of(FSYNC), "everysec", M),
     d("oom-score-adj", one_of(OOM_ADJ), "no", M),
     d(
         "acl-pubsub-default",
@@ -416,7 +416,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("databases", int(1, I32_MAX), "16", IM),
     e("port", int(0, 65535), "6379", M),
     d("io-threads", int(1, 128), "1", IM),
-    d("auto-aof-rewrite-percentage", int(0, I32_MAX), "100", M),
+    e("auto-aof-rewrite-percentage", int(0, I32_MAX), "100", M),
     aka(
         d("cluster-replica-validity-factor", int(0, I32_MAX), "10", M),
         "cluster-slave-validity-factor",
@@ -536,7 +536,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         M,
     ),
     d("repl-backlog-ttl", int(0, I64_MAX), "3600", M),
-    d("auto-aof-rewrite-min-size", mem(0, I64_MAX), "64mb", M),
+    e("auto-aof-rewrite-min-size", mem(0, I64_MAX), "64mb", M),
     d(
         "loading-process-events-interval-bytes",
         int(1024, I32_MAX),

@@ -295,6 +295,40 @@ fn defaults_match_the_table() {
 }
 
 #[test]
+fn aof_directives_are_implemented_and_typed() {
+    let c = load(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--aof-load-truncated",
+        "no",
+        "--aof-use-rdb-preamble",
+        "no",
+        "--auto-aof-rewrite-percentage",
+        "50",
+        "--auto-aof-rewrite-min-size",
+        "1mb",
+        "--appendfilename",
+        "x.aof",
+        "--appenddirname",
+        "aofdir",
+    ])
+    .unwrap();
+    let st = c.settings();
+    assert!(st.appendonly);
+    assert_eq!(st.appendfsync, AppendFsync::Always);
+    assert!(!st.aof_load_truncated);
+    assert!(!st.aof_use_rdb_preamble);
+    assert_eq!(st.auto_aof_rewrite_percentage, 50);
+    assert_eq!(st.auto_aof_rewrite_min_size, 1 << 20);
+    assert_eq!(st.appendfilename, "x.aof");
+    assert_eq!(st.appenddirname, "aofdir");
+    // Acted on, so not reported as accepted-but-ignored.
+    assert!(c.ignored_in_use().is_empty(), "{:?}", c.ignored_in_use());
+}
+
+#[test]
 fn file_parsing_comments_quotes_aliases_multi_args() {
     let dir = tmpdir("parse");
     let inc = write(&dir, "inc.conf", "timeout 42\n");
@@ -1016,4 +1050,19 @@ fn oracle_rewrite_matches_redis() {
             "round {n}:\n{ours}\n---\n{theirs}"
         );
     }
+}
+
+#[test]
+fn rdb_directives_are_implemented() {
+    let dir = tmpdir("rdbdirs");
+    let f = write(
+        &dir,
+        "r.conf",
+        "dbfilename snap.rdb\nrdbcompression no\nrdbchecksum no\nsave 5 1\n",
+    );
+    let c = load(&[&f]).unwrap();
+    let st = c.settings();
+    assert_eq!(st.dbfilename, "snap.rdb");
+    assert!(!st.rdbcompression && !st.rdbchecksum);
+    assert!(c.ignored_in_use().is_empty(), "{:?}", c.ignored_in_use());
 }

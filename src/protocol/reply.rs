@@ -9,6 +9,14 @@
 
 use crate::util::float::fmt_double;
 
+/// Initial capacity of a reply buffer, like Redis's 16 KB static reply
+/// buffer (`PROTO_REPLY_CHUNK_BYTES`).
+pub const REPLY_CHUNK: usize = 16 * 1024;
+
+/// A reply buffer whose capacity grew beyond this is reallocated at
+/// [`REPLY_CHUNK`] once it has been written out.
+pub const SHRINK_ABOVE: usize = 1024 * 1024;
+
 /// Protocol version of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resp {
@@ -20,6 +28,9 @@ pub enum Resp {
 #[derive(Debug)]
 pub struct Reply {
     buf: Vec<u8>,
+    /// Bytes at the front of `buf` already written to the socket: a partial
+    /// write advances this instead of moving the rest of a big buffer.
+    sent: usize,
     resp: Resp,
     errors: u64,
     last_error_code: [u8; 32],
@@ -39,7 +50,8 @@ pub struct Deferred {
 impl Reply {
     pub fn new(resp: Resp) -> Self {
         Reply {
-            buf: Vec::with_capacity(16 * 1024),
+            buf: Vec::with_capacity(REPLY_CHUNK),
+            sent: 0,
             resp,
             errors: 0,
             last_error_code: [0; 32],
@@ -60,31 +72,41 @@ impl Reply {
     /// The encoded bytes waiting to be written.
     #[inline]
     pub fn bytes(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.sent..]
     }
 
+    /// Bytes waiting to be written.
     #[inline]
     pub fn len(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.sent
     }
 
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
+        self.buf.len() == self.sent
     }
 
-    /// Drop the first `n` bytes (they were written to the socket).
+    /// Drop the first `n` bytes (they were written to the socket). Amortised
+    /// O(n): the unsent rest moves to the front only once it is at most as
+    /// long as what was sent. A buffer that grew past [`SHRINK_ABOVE`] for a
+    /// big reply gives its memory back once everything is written.
     pub fn consume(&mut self, n: usize) {
-        if n >= self.buf.len() {
+        self.sent += n;
+        if self.sent >= self.buf.len() {
             self.buf.clear();
-        } else {
-            self.buf.drain(..n);
+            self.sent = 0;
+            if self.buf.capacity() > SHRINK_ABOVE {
+                self.buf = Vec::with_capacity(REPLY_CHUNK);
+            }
+        } else if self.sent >= self.buf.len() - self.sent {
+            self.buf.drain(..self.sent);
+            self.sent = 0;
         }
     }
 
     /// Forget everything written after `len` (e.g. a reply to suppress).
     pub fn truncate(&mut self, len: usize) {
-        self.buf.truncate(len);
+        self.buf.truncate(self.sent + len);
     }
 
     /// Number of error replies written so far.
@@ -294,6 +316,38 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_writes_consume_from_the_front_and_big_buffers_shrink() {
+        let mut r = Reply::new(Resp::V2);
+        r.bulk(&vec![b'x'; 3 * SHRINK_ABOVE]);
+        let all = r.bytes().to_vec();
+        let mut written = Vec::new();
+        // Uneven partial writes, with a reply appended and one suppressed
+        // (truncate to a mark) in between.
+        let mut step = 1;
+        while r.len() > all.len() / 2 {
+            let n = step.min(r.len());
+            written.extend_from_slice(&r.bytes()[..n]);
+            r.consume(n);
+            step = step * 3 + 7;
+        }
+        let mark = r.len();
+        r.simple(b"DROPPED");
+        r.truncate(mark);
+        r.int(42);
+        while !r.is_empty() {
+            let n = 100_000.min(r.len());
+            written.extend_from_slice(&r.bytes()[..n]);
+            r.consume(n);
+        }
+        let mut expected = all;
+        expected.extend_from_slice(b":42\r\n");
+        assert_eq!(written, expected);
+        assert!(r.buf.capacity() <= SHRINK_ABOVE, "shrunk once written");
+        r.ok();
+        assert_eq!(r.bytes(), b"+OK\r\n");
+    }
 
     #[test]
     fn resp2_and_resp3_encodings() {

@@ -55,9 +55,18 @@ pub struct ClientInfo {
     pub last_interaction_ms: AtomicI64,
     /// Id of the last command run (index into the command table), +1; 0 = none.
     pub last_cmd: AtomicUsize,
+    /// Unparsed request bytes in the read buffer, and its spare capacity.
     pub qbuf: AtomicUsize,
     pub qbuf_free: AtomicUsize,
-    pub omem: AtomicUsize,
+    /// Reply bytes not yet written to the socket (Pub/Sub messages still
+    /// in the mailbox not included); updated when the connection stops
+    /// with output pending and when it has written it all.
+    pub out_pending: AtomicUsize,
+    /// When the pending output was first seen above the soft limit of
+    /// `client-output-buffer-limit`, Unix ms (0 = it is not).
+    pub obuf_soft_since: AtomicI64,
+    /// Memory of the commands queued in MULTI (CLIENT LIST `multi-mem`).
+    pub multi_mem: AtomicUsize,
     pub tot_net_in: AtomicU64,
     pub tot_net_out: AtomicU64,
     pub no_evict: AtomicBool,
@@ -104,7 +113,9 @@ impl ClientInfo {
             last_cmd: AtomicUsize::new(0),
             qbuf: AtomicUsize::new(0),
             qbuf_free: AtomicUsize::new(0),
-            omem: AtomicUsize::new(0),
+            out_pending: AtomicUsize::new(0),
+            obuf_soft_since: AtomicI64::new(0),
+            multi_mem: AtomicUsize::new(0),
             tot_net_in: AtomicU64::new(0),
             tot_net_out: AtomicU64::new(0),
             no_evict: AtomicBool::new(false),
@@ -151,6 +162,11 @@ impl ClientInfo {
             + self.psub.load(Ordering::Relaxed)
             + self.ssub.load(Ordering::Relaxed)
             > 0
+    }
+
+    /// Output waiting to be written: replies plus mailbox.
+    pub fn pending_output(&self) -> usize {
+        self.out_pending.load(Ordering::Relaxed) + self.mailbox.len()
     }
 
     pub fn is_blocked(&self) -> bool {
@@ -236,6 +252,7 @@ impl Client {
     pub fn set_multi(&mut self, m: Option<Multi>) -> Option<Multi> {
         let n = m.as_ref().map_or(-1, |m| m.cmds.len() as i64);
         self.info.multi.store(n, Ordering::Relaxed);
+        self.info.multi_mem.store(0, Ordering::Relaxed);
         std::mem::replace(&mut self.multi, m)
     }
 
@@ -258,6 +275,25 @@ impl Client {
     #[inline]
     pub fn in_pubsub(&self) -> bool {
         !(self.subs.is_empty() && self.psubs.is_empty() && self.ssubs.is_empty())
+    }
+
+    /// For a subscribed client, puts the Pub/Sub messages that arrived
+    /// while a command ran (keyspace events of its own write, its own
+    /// PUBLISH) before that command's reply, which starts at `mark` in
+    /// `out`: Redis writes them into the output buffer as they happen.
+    #[inline]
+    pub fn deliver_before_reply(&self, out: &mut Reply, mark: usize) {
+        if !self.in_pubsub() {
+            return;
+        }
+        let mailbox = &self.info.mailbox;
+        if mailbox.has_pending() {
+            out.raw(|buf| {
+                let reply = buf.split_off(mark.min(buf.len()));
+                mailbox.drain_into(buf);
+                buf.extend_from_slice(&reply);
+            });
+        }
     }
 
     /// Publishes the subscription counts for CLIENT LIST.

@@ -4,12 +4,13 @@
 //! connection closed where Redis closes it.
 
 use crate::commands::{self, Args, Table, flags};
-use crate::protocol::reply::{Reply, Resp};
+use crate::protocol::reply::{Reply, Resp, SHRINK_ABOVE};
 use crate::protocol::request::{Limits, Parsed, RequestParser, Source};
 use crate::server::client::{
     BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode, UNBLOCK_ERROR,
 };
 use crate::server::log;
+use crate::server::outlimit;
 use crate::server::shared::Shared;
 use crate::storage::keyspace::unix_ms;
 use std::io;
@@ -44,6 +45,22 @@ impl Sock {
         }
     }
 
+    /// Waits until the socket is readable (used while output is pending,
+    /// beside [`Sock::writable`]).
+    async fn readable(&self) -> io::Result<()> {
+        match self {
+            Sock::Tcp(s) => s.readable().await,
+            Sock::Unix(s) => s.readable().await,
+        }
+    }
+
+    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        match self {
+            Sock::Tcp(s) => s.try_read_buf(buf),
+            Sock::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
     fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.try_write(buf),
@@ -55,8 +72,19 @@ impl Sock {
 /// Smallest free space kept in the read buffer before a read.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Writes everything in `out` to the socket.
-async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
+/// `appendfsync always`: replies go out only once every write executed so
+/// far (this client's, and whatever it may have read) is on disk. One
+/// relaxed load when AOF is off or uses another policy.
+#[inline]
+async fn durable(srv: &Shared, out: &Reply) {
+    if srv.aof.must_wait() && !out.is_empty() {
+        srv.aof.wait_durable(srv.keyspace.feed.offset()).await;
+    }
+}
+
+/// Writes as much of `out` as the socket takes now, without waiting, and
+/// publishes what is left for CLIENT LIST and the Pub/Sub limit check.
+fn write_some(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
     let w = &srv.workers[client.worker];
     while !out.is_empty() {
         match sock.try_write(out.bytes()) {
@@ -64,15 +92,59 @@ async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> i
                 out.consume(n);
                 w.net_output.add(n as u64);
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                client.info.omem.store(out.len(), Ordering::Relaxed);
-                sock.writable().await?;
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) => return Err(e),
         }
     }
-    client.info.omem.store(0, Ordering::Relaxed);
+    client.info.out_pending.store(out.len(), Ordering::Relaxed);
     Ok(())
+}
+
+/// Writes everything in `out` to the socket, waiting as long as it takes
+/// (before closing the connection, or before a CLIENT PAUSE wait).
+async fn flush(sock: &Sock, out: &mut Reply, client: &Client, srv: &Shared) -> io::Result<()> {
+    durable(srv, out).await;
+    loop {
+        write_some(sock, out, client, srv)?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        sock.writable().await?;
+    }
+}
+
+/// Applies `client-output-buffer-limit` of the client's class to its
+/// pending output (replies plus mailbox); true when it was disconnected.
+fn over_output_limit(srv: &Shared, client: &Client, out: &Reply) -> bool {
+    let info = &client.info;
+    if out.is_empty() {
+        // Everything written: a later excess starts a new soft period.
+        if info.obuf_soft_since.load(Ordering::Relaxed) != 0 {
+            info.obuf_soft_since.store(0, Ordering::Relaxed);
+        }
+        if !info.mailbox.has_pending() {
+            return false;
+        }
+    }
+    let limit = &client.settings.client_output_buffer_limit[outlimit::class_of(info)];
+    let pending = out.len() + info.mailbox.len();
+    if outlimit::exceeded(info, pending, limit) {
+        // The log line shows what was pending.
+        info.out_pending.store(out.len(), Ordering::Relaxed);
+        outlimit::close(srv, info, true);
+        return true;
+    }
+    false
+}
+
+/// What woke a connection that has output pending or listens for messages.
+enum Wake {
+    /// `read_buf` already read (the socket had nothing pending to write).
+    Read(io::Result<usize>),
+    Readable(io::Result<()>),
+    Writable(io::Result<()>),
+    /// Pub/Sub messages or MONITOR lines arrived.
+    Mail,
 }
 
 /// What a client outside the loopback interface reads before being
@@ -150,29 +222,49 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
+        let listens = client.in_pubsub() || client.is_monitor();
         let read = if std::mem::take(&mut resume) {
-            Some(Ok(usize::MAX))
-        } else if client.in_pubsub() || client.is_monitor() {
-            // A subscriber also wakes up for messages to deliver.
-            tokio::select! {
-                r = sock.read_buf(&mut rbuf) => Some(r),
-                _ = client.info.mailbox.notify.notified() => None,
-            }
+            // Requests left in the buffer by a blocking command run now.
+            Ok(usize::MAX)
+        } else if out.is_empty() && !listens {
+            // The common case: nothing to write, wait for requests.
+            sock.read_buf(&mut rbuf).await
         } else {
-            Some(sock.read_buf(&mut rbuf).await)
+            // As Redis, requests keep being read and run while replies wait
+            // for the socket: the output buffer limit bounds what piles up.
+            let wake = if out.is_empty() {
+                tokio::select! {
+                    r = sock.read_buf(&mut rbuf) => Wake::Read(r),
+                    _ = client.info.mailbox.notify.notified() => Wake::Mail,
+                }
+            } else {
+                tokio::select! {
+                    r = sock.readable() => Wake::Readable(r),
+                    r = sock.writable() => Wake::Writable(r),
+                    _ = client.info.mailbox.notify.notified(), if listens => Wake::Mail,
+                }
+            };
+            match wake {
+                Wake::Read(r) => r,
+                Wake::Readable(Err(e)) | Wake::Writable(Err(e)) => return Err(e),
+                Wake::Readable(Ok(())) => match sock.try_read_buf(&mut rbuf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    r => r,
+                },
+                Wake::Writable(Ok(())) | Wake::Mail => {
+                    deliver_messages(client, &mut out);
+                    write_some(sock, &mut out, client, srv)?;
+                    if over_output_limit(srv, client, &out) || client.info.is_killed() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            }
         };
         let n = match read {
-            None => {
-                deliver_messages(client, &mut out);
-                flush(sock, &mut out, client, srv).await?;
-                if client.info.is_killed() {
-                    return Ok(());
-                }
-                continue;
-            }
-            Some(Ok(0)) => return Ok(()),
-            Some(Ok(n)) => n,
-            Some(Err(e)) => return Err(e),
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) => return Err(e),
         };
         if client.info.is_killed() {
             return Ok(());
@@ -188,6 +280,8 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
         info.qbuf_free
             .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         let mut close = false;
+        // Pending output at which the limit needs a closer look.
+        let trigger = outlimit::Trigger::of(&client.settings, &client.info).at;
         loop {
             let limits = Limits {
                 max_bulk_len: client.settings.proto_max_bulk_len,
@@ -212,7 +306,12 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                                 return Ok(());
                             }
                         }
+                        let mark = out.len();
                         run_one(srv, client, &mut out, &args);
+                        client.deliver_before_reply(&mut out, mark);
+                        if out.len() >= trigger && over_output_limit(srv, client, &out) {
+                            return Ok(());
+                        }
                     }
                     pos += consumed;
                     if client.block.is_some() {
@@ -247,14 +346,23 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                 }
             }
         }
-        // Keep only the unparsed tail.
+        // Keep only the unparsed tail; give back the memory of a big
+        // request once it is done.
         if pos == rbuf.len() {
             rbuf.clear();
             pos = 0;
+            if rbuf.capacity() > SHRINK_ABOVE {
+                rbuf = Vec::with_capacity(READ_CHUNK);
+            }
         } else if pos > 0 {
             rbuf.drain(..pos);
             pos = 0;
         }
+        client.info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        client
+            .info
+            .qbuf_free
+            .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         if rbuf.len() as u64 > client.settings.client_query_buffer_limit {
             log::warning(&format!(
                 "Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})",
@@ -265,16 +373,29 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
             return Ok(());
         }
         deliver_messages(client, &mut out);
-        flush(sock, &mut out, client, srv).await?;
-        if close || client.info.is_killed() {
+        if close {
+            flush(sock, &mut out, client, srv).await?;
+            return Ok(());
+        }
+        durable(srv, &out).await;
+        write_some(sock, &mut out, client, srv)?;
+        if (!out.is_empty() || client.info.obuf_soft_since.load(Ordering::Relaxed) != 0)
+            && over_output_limit(srv, client, &out)
+        {
+            return Ok(());
+        }
+        if client.info.is_killed() {
             return Ok(());
         }
         if client.block.is_some() {
+            // The replies before the blocking command go out first.
+            flush(sock, &mut out, client, srv).await?;
             if !wait_blocked(sock, srv, client, &mut out, &mut rbuf).await? {
                 return Ok(());
             }
             deliver_messages(client, &mut out);
-            flush(sock, &mut out, client, srv).await?;
+            durable(srv, &out).await;
+            write_some(sock, &mut out, client, srv)?;
             resume = !rbuf.is_empty();
         }
     }

@@ -10,6 +10,7 @@ pub mod client;
 pub mod conn;
 pub mod log;
 pub mod monitor;
+pub mod outlimit;
 pub mod pubsub;
 pub mod shared;
 pub mod spin;
@@ -33,15 +34,12 @@ enum Incoming {
 }
 
 /// Exit the process cleanly: remove the pid file and Unix socket, log the
-/// last line. Used by SHUTDOWN and on SIGTERM/SIGINT.
-pub fn shutdown_and_exit(srv: &Shared, from_signal: bool) -> ! {
+/// last line. Used by SHUTDOWN (which logged and saved already) and on
+/// SIGTERM/SIGINT.
+pub fn shutdown_and_exit(srv: &Shared, _from_signal: bool) -> ! {
     srv.shutting_down.store(true, Ordering::SeqCst);
     let settings = srv.settings();
-    if from_signal {
-        log::warning("Received SIGTERM scheduling shutdown...");
-    } else {
-        log::warning("User requested shutdown...");
-    }
+    srv.aof.shutdown(srv);
     if let Some(sock) = &settings.unixsocket {
         log::notice("Removing the unix socket file.");
         let _ = std::fs::remove_file(sock);
@@ -207,6 +205,16 @@ pub fn run(config: Config) -> i32 {
         settings.port
     ));
     log::notice("Server initialized");
+    if !settings.appendonly {
+        // With AOF on, Redis loads the AOF instead of the RDB file.
+        match crate::persist::snapshot::load_at_startup(&srv.keyspace, &settings) {
+            Some(st) => srv.note_load(&st),
+            None => return 1,
+        }
+    }
+    if srv.aof.clone().start_on_boot(&srv).is_err() {
+        return 1;
+    }
 
     // Workers.
     let mut senders = Vec::with_capacity(threads);
@@ -364,11 +372,24 @@ async fn accept_loop(
             use tokio::signal::unix::{SignalKind, signal};
             let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
             let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+            loop {
+                let name = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                log::warning(&format!("Received {name} scheduling shutdown..."));
+                if !srv.settings().save.is_empty() {
+                    let mut db = srv.keyspace.view_all(0);
+                    if crate::commands::persistence::final_save(&srv, &mut db).is_err() {
+                        drop(db);
+                        log::warning(&format!(
+                            "{name} received but errors trying to shut down the server, check the logs for more information"
+                        ));
+                        continue;
+                    }
+                }
+                shutdown_and_exit(&srv, true);
             }
-            shutdown_and_exit(&srv, true);
         }
     };
     tokio::spawn(signals);
@@ -515,6 +536,9 @@ fn cron_main(srv: Arc<Shared>) {
                 .expired_keys_active
                 .fetch_add(n, Ordering::Relaxed);
         }
+        // Save points (`save <seconds> <changes>`).
+        crate::commands::persistence::cron_save_points(&srv);
+        srv.aof.cron(&settings);
         // Idle clients.
         if settings.timeout > 0 {
             let now = crate::storage::keyspace::unix_ms();
@@ -529,6 +553,10 @@ fn cron_main(srv: Arc<Shared>) {
                     c.kill();
                 }
             }
+        }
+        // Output buffer limits of clients whose output waits, once a second.
+        if tick.is_multiple_of(hz) {
+            self::outlimit::cron(&srv, &settings);
         }
         // Instantaneous metrics every 100 ms.
         if tick.is_multiple_of((hz / 10).max(1)) {

@@ -6,7 +6,7 @@
 use crate::commands::Args;
 use crate::config::OutputLimit;
 use crate::server::client::ClientInfo;
-use crate::server::pubsub::over_limit;
+use crate::server::shared::Shared;
 use parking_lot::RwLock;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,8 +70,17 @@ impl Monitors {
         self.count.store(list.len(), Ordering::Relaxed);
     }
 
-    /// Sends one executed command to every monitor (RESP2 status line).
-    pub fn feed(&self, db: usize, from: &ClientInfo, args: &Args, limit: &OutputLimit) {
+    /// Sends one executed command to every monitor (RESP2 status line),
+    /// under `limit` (the `normal` class: a monitor is a normal client for
+    /// `client-output-buffer-limit`, as in Redis).
+    pub fn feed(
+        &self,
+        srv: &Shared,
+        db: usize,
+        from: &ClientInfo,
+        args: &Args,
+        limit: &OutputLimit,
+    ) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -97,9 +106,7 @@ impl Monitors {
         }
         line.extend_from_slice(b"\r\n");
         for m in self.list.read().iter() {
-            if !m.mailbox.deliver(&line, limit) {
-                over_limit(m);
-            }
+            m.mailbox.deliver(srv, m, &line, limit);
         }
     }
 }

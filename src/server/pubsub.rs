@@ -5,19 +5,22 @@
 //! receiver's protocol (RESP2 array or RESP3 push) and appends it to the
 //! receiver's mailbox under the mailbox's lock, so a publisher's messages
 //! arrive in the order it sent them. The receiver's connection task is
-//! woken through the mailbox's `Notify` and writes the bytes out. A mailbox
-//! over the `client-output-buffer-limit pubsub` hard limit (or over the soft
-//! limit for longer than its seconds) gets its client disconnected, so a
-//! subscriber that does not read cannot grow the server without bound.
+//! woken through the mailbox's `Notify` and writes the bytes out. A client
+//! whose mailbox plus unwritten replies go over the `client-output-buffer-limit
+//! pubsub` hard limit (or over the soft limit for longer than its seconds) is
+//! disconnected (`server/outlimit.rs`), so a subscriber that does not read
+//! cannot grow the server without bound; a client already disconnected gets
+//! nothing more appended.
 
 use crate::config::OutputLimit;
 use crate::server::client::ClientInfo;
-use crate::storage::keyspace::unix_ms;
+use crate::server::outlimit;
+use crate::server::shared::Shared;
 use crate::util::glob::glob_match;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Notify;
 
 /// Messages waiting to be written to one client.
@@ -26,8 +29,6 @@ pub struct Mailbox {
     buf: Mutex<Vec<u8>>,
     pending: AtomicBool,
     pub notify: Notify,
-    /// When the mailbox went over the soft limit (0 = it is not over).
-    soft_since: AtomicI64,
 }
 
 impl Mailbox {
@@ -43,7 +44,6 @@ impl Mailbox {
         out.extend_from_slice(&buf);
         buf.clear();
         self.pending.store(false, Ordering::Release);
-        self.soft_since.store(0, Ordering::Relaxed);
     }
 
     /// Bytes waiting.
@@ -55,45 +55,34 @@ impl Mailbox {
         self.len() == 0
     }
 
-    /// Appends a message; false when the client went over its limit (the
-    /// caller then disconnects it).
-    pub(crate) fn deliver(&self, bytes: &[u8], limit: &OutputLimit) -> bool {
+    /// Appends a message for `owner` (the client this mailbox belongs to)
+    /// and wakes its connection; disconnects it when its pending output
+    /// breaks `limit`. Nothing is appended for a client already
+    /// disconnected.
+    pub(crate) fn deliver(
+        &self,
+        srv: &Shared,
+        owner: &ClientInfo,
+        bytes: &[u8],
+        limit: &OutputLimit,
+    ) {
+        if owner.is_killed() {
+            return;
+        }
         let mut buf = self.buf.lock();
         buf.extend_from_slice(bytes);
-        let len = buf.len() as u64;
+        let len = buf.len();
         drop(buf);
         self.pending.store(true, Ordering::Release);
         self.notify.notify_one();
-        if limit.hard_bytes > 0 && len > limit.hard_bytes {
-            return false;
+        let pending = len + owner.out_pending.load(Ordering::Relaxed);
+        if outlimit::exceeded(owner, pending, limit) {
+            outlimit::close(srv, owner, true);
         }
-        if limit.soft_bytes > 0 && len > limit.soft_bytes {
-            let now = unix_ms();
-            let since = self.soft_since.load(Ordering::Relaxed);
-            if since == 0 {
-                self.soft_since.store(now, Ordering::Relaxed);
-            } else if now - since > limit.soft_seconds as i64 * 1000 {
-                return false;
-            }
-        } else {
-            self.soft_since.store(0, Ordering::Relaxed);
-        }
-        true
     }
 }
 
 type Subscribers = Vec<Arc<ClientInfo>>;
-
-/// Disconnects a subscriber whose mailbox went over its limit.
-pub(crate) fn over_limit(c: &ClientInfo) {
-    if !c.is_killed() {
-        crate::server::log::warning(&format!(
-            "Client id={} addr={} closed for overcoming of output buffer limits.",
-            c.id, c.addr
-        ));
-        c.kill();
-    }
-}
 
 /// Plain channels (SUBSCRIBE/PUBLISH) or shard channels
 /// (SSUBSCRIBE/SPUBLISH): separate namespaces.
@@ -197,7 +186,14 @@ impl PubSub {
 
     /// Delivers `msg` on `channel`; returns the number of receivers
     /// (a client counts once per matching subscription, as in Redis).
-    pub fn publish(&self, space: Space, channel: &[u8], msg: &[u8], limit: &OutputLimit) -> i64 {
+    pub fn publish(
+        &self,
+        srv: &Shared,
+        space: Space,
+        channel: &[u8],
+        msg: &[u8],
+        limit: &OutputLimit,
+    ) -> i64 {
         let mut n = 0;
         let mut encoded: [Option<Vec<u8>>; 2] = [None, None];
         if let Some(list) = self.channels[space as usize].read().get(channel) {
@@ -205,9 +201,7 @@ impl PubSub {
                 let resp3 = c.resp.load(Ordering::Relaxed) == 3;
                 let bytes = encoded[resp3 as usize]
                     .get_or_insert_with(|| encode(resp3, space, None, channel, msg));
-                if !c.mailbox.deliver(bytes, limit) {
-                    over_limit(c);
-                }
+                c.mailbox.deliver(srv, c, bytes, limit);
                 n += 1;
             }
         }
@@ -218,9 +212,7 @@ impl PubSub {
             if glob_match(pattern, channel, false) {
                 let resp3 = c.resp.load(Ordering::Relaxed) == 3;
                 let bytes = encode(resp3, space, Some(pattern), channel, msg);
-                if !c.mailbox.deliver(&bytes, limit) {
-                    over_limit(c);
-                }
+                c.mailbox.deliver(srv, c, &bytes, limit);
                 n += 1;
             }
         }
@@ -263,18 +255,19 @@ pub fn install_notifications(srv: &std::sync::Arc<crate::server::shared::Shared>
         .notifier
         .set_sink(Box::new(move |db, event, key, flags| {
             let Some(srv) = weak.upgrade() else { return };
-            let limit = srv.settings().client_output_buffer_limit[2];
+            let limit = srv.settings().client_output_buffer_limit[outlimit::PUBSUB];
             let mut channel = Vec::with_capacity(24 + key.len().max(event.len()));
             if flags & KEYSPACE != 0 {
                 channel.extend_from_slice(format!("__keyspace@{db}__:").as_bytes());
                 channel.extend_from_slice(key);
                 srv.pubsub
-                    .publish(Space::Plain, &channel, event.as_bytes(), &limit);
+                    .publish(&srv, Space::Plain, &channel, event.as_bytes(), &limit);
             }
             if flags & KEYEVENT != 0 {
                 channel.clear();
                 channel.extend_from_slice(format!("__keyevent@{db}__:{event}").as_bytes());
-                srv.pubsub.publish(Space::Plain, &channel, key, &limit);
+                srv.pubsub
+                    .publish(&srv, Space::Plain, &channel, key, &limit);
             }
         }));
     let weak = std::sync::Arc::downgrade(srv);

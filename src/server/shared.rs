@@ -182,6 +182,14 @@ pub struct Shared {
     /// Changes since the last save (`rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
     pub lastsave: AtomicI64,
+    /// Saves attempted (`rdb_saves`).
+    pub rdb_saves: AtomicU64,
+    /// Outcome and time (Unix s) of the last save attempt.
+    pub last_save_ok: AtomicBool,
+    pub last_save_try: AtomicI64,
+    /// Keys loaded / expired by the last RDB load.
+    pub last_load_loaded: AtomicU64,
+    pub last_load_expired: AtomicU64,
     pub slowlog: Mutex<SlowLog>,
     pub pause: Mutex<Pause>,
     /// True while a CLIENT PAUSE may be in effect: the one check on the
@@ -202,6 +210,8 @@ pub struct Shared {
     pub replid: Mutex<(String, String)>,
     /// Memory in use right after start-up (`used_memory_startup`).
     pub used_memory_startup: u64,
+    /// The append-only file (`appendonly`), fed by `keyspace.feed`.
+    pub aof: Arc<crate::persist::aof::Aof>,
 }
 
 impl Shared {
@@ -225,6 +235,11 @@ impl Shared {
             run_id,
             dirty: AtomicU64::new(0),
             lastsave: AtomicI64::new(now / 1000),
+            rdb_saves: AtomicU64::new(0),
+            last_save_ok: AtomicBool::new(true),
+            last_save_try: AtomicI64::new(0),
+            last_load_loaded: AtomicU64::new(0),
+            last_load_expired: AtomicU64::new(0),
             slowlog: Mutex::new(SlowLog::default()),
             pubsub: Default::default(),
             monitors: Default::default(),
@@ -242,11 +257,18 @@ impl Shared {
             latency: Mutex::new(Default::default()),
             replid: Mutex::new((random_hex40(), "0".repeat(40))),
             used_memory_startup: crate::commands::server::info::memory_in_use(),
+            aof: Default::default(),
         }
     }
 
     pub fn settings(&self) -> Arc<Settings> {
         self.config.settings()
+    }
+
+    /// Records the outcome of an RDB load for INFO.
+    pub fn note_load(&self, st: &crate::persist::snapshot::LoadStats) {
+        self.last_load_loaded.store(st.loaded, Ordering::Relaxed);
+        self.last_load_expired.store(st.expired, Ordering::Relaxed);
     }
 
     #[inline]

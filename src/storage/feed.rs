@@ -14,7 +14,7 @@
 
 use parking_lot::Mutex;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Appends the RESP multibulk encoding of `args` to `out`.
 pub fn encode_command<'a>(out: &mut Vec<u8>, args: impl ExactSizeIterator<Item = &'a [u8]>) {
@@ -50,6 +50,10 @@ struct Inner {
 #[derive(Default)]
 pub struct Feed {
     active: AtomicBool,
+    /// Copy of `Inner::offset`, published after each append so that a
+    /// connection waiting for durability (`appendfsync always`) reads it
+    /// without taking the lock.
+    published: AtomicU64,
     inner: Mutex<Inner>,
     /// Called after each append, outside the lock (wakes the consumer).
     waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -113,6 +117,7 @@ impl Feed {
             }
             let added = (g.buf.len() - start) as u64;
             g.offset += added;
+            self.published.store(g.offset, Ordering::Release);
         }
         if let Some(w) = self.waker.get() {
             w();
@@ -129,7 +134,7 @@ impl Feed {
 
     /// Stream offset of the end of what was appended.
     pub fn offset(&self) -> u64 {
-        self.inner.lock().offset
+        self.published.load(Ordering::Acquire)
     }
 }
 

@@ -140,10 +140,14 @@ impl DictKey for Pair {
     }
 }
 
-/// Pairs serialized back to back (the small form).
+/// Pairs serialized back to back (the small form). The buffer is an
+/// exact-size boxed slice rather than a `Vec` (no capacity word): that keeps
+/// a whole [`HashValue`] at 24 bytes, small enough to live inline in the
+/// keyspace entry without a box of its own. Every change reallocates to the
+/// new exact size, as a listpack does.
 #[derive(Clone, Default)]
 struct Packed {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     len: u32,
 }
 
@@ -190,13 +194,15 @@ impl Packed {
     fn push(&mut self, field: &[u8], value: &[u8]) {
         // Exact growth, like a listpack's realloc per insert: the form is
         // small, and spare capacity would cost more than the copying.
-        self.buf.reserve_exact(
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.reserve_exact(
             varint_len(field.len()) + field.len() + varint_len(value.len()) + value.len(),
         );
-        put_varint(&mut self.buf, field.len());
-        self.buf.extend_from_slice(field);
-        put_varint(&mut self.buf, value.len());
-        self.buf.extend_from_slice(value);
+        put_varint(&mut buf, field.len());
+        buf.extend_from_slice(field);
+        put_varint(&mut buf, value.len());
+        buf.extend_from_slice(value);
+        self.buf = buf.into_boxed_slice();
         self.len += 1;
     }
 
@@ -211,20 +217,20 @@ impl Packed {
         let mut pos = slot.start;
         let flen = get_varint(&self.buf, &mut pos);
         let len_at = pos + flen;
-        let mut enc = Vec::with_capacity(value.len() + 2);
-        put_varint(&mut enc, value.len());
-        enc.extend_from_slice(value);
-        self.buf.splice(len_at..ve, enc);
+        let mut buf = Vec::with_capacity(self.buf.len() - (ve - len_at) + value.len() + 2);
+        buf.extend_from_slice(&self.buf[..len_at]);
+        put_varint(&mut buf, value.len());
+        buf.extend_from_slice(value);
+        buf.extend_from_slice(&self.buf[ve..]);
+        self.buf = buf.into_boxed_slice();
     }
 
     fn remove(&mut self, slot: Slot) {
-        self.buf.drain(slot.start..slot.value.1);
+        let mut buf = std::mem::take(&mut self.buf).into_vec();
+        buf.drain(slot.start..slot.value.1);
         self.len -= 1;
-        if self.len == 0 {
-            self.buf = Vec::new();
-        } else if self.buf.capacity() > 2 * self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
-        }
+        // Shrinks to the exact size (an empty buffer frees it).
+        self.buf = buf.into_boxed_slice();
     }
 }
 
@@ -531,7 +537,7 @@ impl HashValue {
     /// reporting).
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Packed(p) => p.buf.capacity(),
+            Repr::Packed(p) => p.buf.len(),
             Repr::Table(d) => d.heap_bytes() + d.iter().map(|(k, _)| k.heap_len()).sum::<usize>(),
         }
     }

@@ -14,7 +14,7 @@ use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
-use compact_bytes::CompactBytes;
+use compact_bytes::CompactBytesSlice;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -43,23 +43,61 @@ pub fn shard_of(hash: u64) -> usize {
     (hash >> (64 - SHARD_BITS)) as usize
 }
 
+/// A key as stored in the tables: 16 bytes, inline up to 15 bytes (most
+/// keys), one exact-size allocation beyond. Keys are never grown in place,
+/// so the spare capacity of a growable buffer would be wasted; 16 bytes
+/// instead of 24 is what makes a keyspace node 64 bytes (see `value.rs`).
+pub type Key = CompactBytesSlice;
+
 /// One database's part of one shard.
 #[derive(Default)]
 pub struct DbTable {
     /// Every key with its value.
-    pub main: Dict<CompactBytes, Entry>,
-    /// The keys that have a TTL (value = expiry), sampled by active expiry.
-    pub expires: Dict<CompactBytes, i64>,
+    pub main: Dict<Key, Entry>,
+    /// The keys that have a TTL (value = absolute expiry in Unix ms), the
+    /// only place the expiry is stored (an entry just flags that it has
+    /// one); sampled by active expiry.
+    pub expires: Dict<Key, i64>,
 }
 
 impl DbTable {
     /// Removes a key from both tables.
     pub fn remove_hashed(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        self.take_hashed(hash, key).map(|(e, _)| e)
+    }
+
+    /// Removes a key from both tables, returning its entry and expiry
+    /// ([`NO_EXPIRE`] when it had none).
+    fn take_hashed(&mut self, hash: u64, key: &[u8]) -> Option<(Entry, i64)> {
         let (_, e) = self.main.remove_hashed(hash, key)?;
-        if e.has_expire() {
-            self.expires.remove_hashed(hash, key);
+        let mut at = NO_EXPIRE;
+        if e.has_expire()
+            && let Some((_, t)) = self.expires.remove_hashed(hash, key)
+        {
+            at = t;
         }
-        Some(e)
+        Some((e, at))
+    }
+
+    /// Expiry of `key` (Unix ms) from the `expires` table, [`NO_EXPIRE`]
+    /// when it has none. Only worth calling when the entry's
+    /// [`Entry::has_expire`] is set.
+    #[inline]
+    pub fn expire_hashed(&self, hash: u64, key: &[u8]) -> i64 {
+        self.expires
+            .get_hashed(hash, key)
+            .copied()
+            .unwrap_or(NO_EXPIRE)
+    }
+
+    /// Expiry of the entry `e` stored under `key` (for code walking `main`):
+    /// `None` without TTL; one extra lookup only for keys that have one.
+    #[inline]
+    pub fn expire_of(&self, key: &[u8], e: &Entry) -> Option<i64> {
+        if !e.has_expire() {
+            return None;
+        }
+        Some(self.expire_hashed(hash_bytes(key), key))
     }
 }
 
@@ -329,7 +367,7 @@ impl Shard {
         let ndb = self.dbs.len();
         let mut expired = 0;
         let mut sampled = 0;
-        let mut victims: Vec<CompactBytes> = Vec::new();
+        let mut victims: Vec<Key> = Vec::new();
         for _ in 0..ndb.min(max_dbs) {
             let dbi = self.expire_db_cursor % ndb;
             let table = &mut self.dbs[dbi];
@@ -505,14 +543,10 @@ impl<'a> Db<'a> {
         let shard = self.shard(hash);
         let t = &mut shard.dbs[db];
         match t.main.get_hashed(hash, key) {
-            Some(e) if e.expire <= now => {
+            Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
                 t.remove_hashed(hash, key);
                 shard.stats.expired_keys += 1;
-                self.signal(db, key);
-                self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
-                if self.ks.feed.active() {
-                    self.pending.push((db, del_command(key)));
-                }
+                self.expired(db, key);
                 true
             }
             _ => false,
@@ -540,6 +574,14 @@ impl<'a> Db<'a> {
         self.lookup(db, key, false, true)
     }
 
+    /// [`Db::get_notouch`] without the `keymiss` event (Redis's
+    /// `LOOKUP_NONOTIFY`: OBJECT).
+    #[inline]
+    pub fn get_quiet(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.index;
+        self.lookup_with(db, key, false, true, false)
+    }
+
     /// Looks a key up for a command about to change it (Redis's
     /// `lookupKeyWrite`): lazy expiry and LRU stamp, no hit/miss counted.
     #[inline]
@@ -559,6 +601,20 @@ impl<'a> Db<'a> {
     /// has no TTL or has not expired.
     #[inline]
     fn lookup(&mut self, db: usize, key: &[u8], touch: bool, stats: bool) -> Option<&mut Entry> {
+        // A read lookup that misses reports `keymiss`; a write lookup not.
+        self.lookup_with(db, key, touch, stats, stats)
+    }
+
+    /// [`Db::lookup`] saying whether a miss reports `keymiss`.
+    #[inline]
+    fn lookup_with(
+        &mut self,
+        db: usize,
+        key: &[u8],
+        touch: bool,
+        stats: bool,
+        miss_event: bool,
+    ) -> Option<&mut Entry> {
         let hash = self.hash(key);
         let lru = self.ks.lru_clock();
         let shard = self.shard(hash);
@@ -566,6 +622,8 @@ impl<'a> Db<'a> {
             None => {
                 if stats {
                     shard.stats.keyspace_misses += 1;
+                }
+                if miss_event {
                     self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
                 }
                 return None;
@@ -574,12 +632,15 @@ impl<'a> Db<'a> {
         };
         // SAFETY: `entry` points into the locked shard's table, which is
         // not modified between here and the return below unless the key is
-        // expired, in which case the pointer is not used again.
-        let expire = unsafe { (*entry).expire };
-        if expire != NO_EXPIRE && expire <= self.now() {
+        // expired, in which case the pointer is not used again. (Reading
+        // the `expires` table does not touch `main`.)
+        let has_ttl = unsafe { (*entry).has_expire() };
+        if has_ttl && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now() {
             self.expire_if_needed(db, hash, key);
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
+            }
+            if miss_event {
                 self.ks.notifier.emit(notify::KEY_MISS, db, "keymiss", key);
             }
             return None;
@@ -622,33 +683,100 @@ impl<'a> Db<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let hash = self.hash(key);
         let lru = self.ks.lru_clock();
+        self.store(db, key, Entry::new(value, lru), NO_EXPIRE, keep_ttl);
+    }
+
+    /// Stores a whole entry (value and `raw` flag) with the absolute expiry
+    /// `expire` (Unix ms, `NO_EXPIRE` for none) under `key` of the selected
+    /// database, overwriting any old value in place as [`Db::set`] does
+    /// (SET … EX).
+    pub fn set_entry(&mut self, key: &[u8], entry: Entry, expire: i64) {
+        let db = self.index;
+        self.store(db, key, entry, expire, false);
+    }
+
+    /// The body of [`Db::set_in`] and [`Db::set_entry`]. An old value whose
+    /// TTL has passed is first deleted as expired (Redis's write lookup), so
+    /// the key counts as new.
+    fn store(&mut self, db: usize, key: &[u8], fresh: Entry, expire: i64, keep_ttl: bool) {
+        let hash = self.hash(key);
+        let lru = fresh.lru;
         // The clock is read only when an old TTL matters.
-        let now = if keep_ttl { self.now() } else { 0 };
-        let t = &mut self.shard(hash).dbs[db];
-        let fresh = Entry::new(value, lru);
+        let mut now = self.now;
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
+        let mut created = false;
+        let mut expired = false;
         match t.main.get_mut_hashed(hash, key) {
             Some(e) => {
-                let old_expire = e.expire;
-                let live = old_expire > now;
-                let keep = keep_ttl && live;
+                let old_expire = if e.ttl {
+                    t.expires
+                        .get_hashed(hash, key)
+                        .copied()
+                        .unwrap_or(NO_EXPIRE)
+                } else {
+                    NO_EXPIRE
+                };
+                if old_expire != NO_EXPIRE && now == 0 {
+                    now = unix_ms();
+                }
+                expired = old_expire <= now;
+                let keep = keep_ttl && !expired;
                 e.value = fresh.value;
                 e.raw = fresh.raw;
                 e.lru = lru;
-                if !keep && old_expire != NO_EXPIRE {
-                    e.expire = NO_EXPIRE;
-                    t.expires.remove_hashed(hash, key);
+                if !keep {
+                    e.ttl = expire != NO_EXPIRE;
+                    match (old_expire != NO_EXPIRE, expire != NO_EXPIRE) {
+                        (true, false) => {
+                            t.expires.remove_hashed(hash, key);
+                        }
+                        (true, true) => {
+                            if let Some(v) = t.expires.get_mut_hashed(hash, key) {
+                                *v = expire;
+                            }
+                        }
+                        (false, true) => {
+                            t.expires.insert_new_hashed(hash, Key::new(key), expire);
+                        }
+                        (false, false) => {}
+                    }
+                }
+                if expired {
+                    shard.stats.expired_keys += 1;
                 }
             }
             None => {
-                t.main
-                    .insert_new_hashed(hash, CompactBytes::new(key), fresh);
-                self.ks.notifier.emit(notify::NEW, db, "new", key);
+                let mut fresh = fresh;
+                fresh.ttl = expire != NO_EXPIRE;
+                t.main.insert_new_hashed(hash, Key::new(key), fresh);
+                if expire != NO_EXPIRE {
+                    t.expires.insert_new_hashed(hash, Key::new(key), expire);
+                }
+                created = true;
             }
+        }
+        self.now = now;
+        if expired {
+            self.expired(db, key);
+        }
+        if created || expired {
+            self.ks.notifier.emit(notify::NEW, db, "new", key);
         }
         self.dirty += 1;
         self.signal(db, key);
+    }
+
+    /// What follows the removal of a key whose TTL had passed (counted by
+    /// the caller in `expired_keys`): WATCHers are told, the `expired`
+    /// event is reported and a `DEL` is propagated.
+    fn expired(&mut self, db: usize, key: &[u8]) {
+        self.signal(db, key);
+        self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
+        if self.ks.feed.active() {
+            self.pending.push((db, del_command(key)));
+        }
     }
 
     /// Tells WATCHers of `key` in `db` that it changed, and marks the key
@@ -747,21 +875,35 @@ impl<'a> Db<'a> {
         self.shard(hash).dbs[db].main.get_hashed(hash, key)
     }
 
-    /// Inserts a whole entry (with its TTL) under `key`, replacing any old
-    /// one (RENAME, MOVE, COPY, RESTORE).
-    pub fn insert_entry_in(&mut self, db: usize, key: &[u8], entry: Entry) {
+    /// Inserts a whole entry under `key` with the absolute expiry `expire`
+    /// (Unix ms, [`NO_EXPIRE`] for none), replacing any old one and its TTL
+    /// (RENAME, MOVE, COPY, RESTORE, SET … EX).
+    pub fn insert_entry_in(&mut self, db: usize, key: &[u8], mut entry: Entry, expire: i64) {
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
-        let expire = entry.expire;
-        if let Some(old) = t.main.insert_hashed(hash, CompactBytes::new(key), entry)
+        let now = self.now();
+        let shard = self.shard(hash);
+        let t = &mut shard.dbs[db];
+        entry.ttl = expire != NO_EXPIRE;
+        let mut expired = false;
+        // Only keys in `main` with a TTL are in `expires`.
+        let old_expire = t.expires.get_hashed(hash, key).copied();
+        if let Some(old) = t.main.insert_hashed(hash, Key::new(key), entry)
             && old.has_expire()
-            && expire == NO_EXPIRE
         {
-            t.expires.remove_hashed(hash, key);
+            if expire == NO_EXPIRE {
+                t.expires.remove_hashed(hash, key);
+            }
+            if old_expire.is_some_and(|at| at <= now) {
+                shard.stats.expired_keys += 1;
+                expired = true;
+            }
         }
         if expire != NO_EXPIRE {
-            t.expires
-                .insert_hashed(hash, CompactBytes::new(key), expire);
+            t.expires.insert_hashed(hash, Key::new(key), expire);
+        }
+        if expired {
+            // Redis's write lookup of the destination deletes it first.
+            self.expired(db, key);
         }
         self.dirty += 1;
         self.signal(db, key);
@@ -776,22 +918,59 @@ impl<'a> Db<'a> {
     }
 
     pub fn remove_in(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.take_in(db, key).map(|(e, _)| e)
+    }
+
+    /// [`Db::remove_in`] that also returns the key's expiry (Unix ms,
+    /// [`NO_EXPIRE`] when none), for moving a key with its TTL (RENAME,
+    /// MOVE): give both to [`Db::insert_entry_in`].
+    pub fn take_in(&mut self, db: usize, key: &[u8]) -> Option<(Entry, i64)> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
-        let e = shard.dbs[db].remove_hashed(hash, key)?;
-        if e.expire <= now {
+        let (e, at) = shard.dbs[db].take_hashed(hash, key)?;
+        if at <= now {
             shard.stats.expired_keys += 1;
-            self.signal(db, key);
-            self.ks.notifier.emit(notify::EXPIRED, db, "expired", key);
-            if self.ks.feed.active() {
-                self.pending.push((db, del_command(key)));
-            }
+            self.expired(db, key);
             return None;
         }
         self.dirty += 1;
         self.signal(db, key);
-        Some(e)
+        Some((e, at))
+    }
+
+    /// Expiry (absolute Unix ms) of `key` in the selected database, `None`
+    /// when it has no TTL or does not exist. No lazy expiry, no statistics:
+    /// call it after one of the `get*` lookups.
+    #[inline]
+    pub fn expire_of(&mut self, key: &[u8]) -> Option<i64> {
+        let db = self.index;
+        self.expire_in(db, key)
+    }
+
+    /// [`Db::expire_of`] in database `db`.
+    #[inline]
+    pub fn expire_in(&mut self, db: usize, key: &[u8]) -> Option<i64> {
+        let hash = self.hash(key);
+        self.shard(hash).dbs[db]
+            .expires
+            .get_hashed(hash, key)
+            .copied()
+    }
+
+    /// Deletes a key of the selected database even if its TTL has passed,
+    /// as Redis's plain `dbDelete` does for the destination of a store
+    /// command whose result is empty; true if it was in the table (so the
+    /// caller reports `del`).
+    pub fn remove_stored(&mut self, key: &[u8]) -> bool {
+        let db = self.index;
+        let hash = self.hash(key);
+        if self.shard(hash).dbs[db].remove_hashed(hash, key).is_none() {
+            return false;
+        }
+        self.dirty += 1;
+        self.signal(db, key);
+        true
     }
 
     /// Sets the absolute expiry (ms) of an existing key. The caller has
@@ -801,12 +980,16 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let t = &mut self.shard(hash).dbs[db];
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
-            e.expire = at;
+            e.ttl = at != NO_EXPIRE;
             match t.expires.get_mut_hashed(hash, key) {
+                // The farthest time is the "no TTL" mark itself: keep the
+                // expires table in step with the entry.
+                Some(_) if at == NO_EXPIRE => {
+                    t.expires.remove_hashed(hash, key);
+                }
                 Some(v) => *v = at,
-                None => t
-                    .expires
-                    .insert_new_hashed(hash, CompactBytes::new(key), at),
+                None if at == NO_EXPIRE => {}
+                None => t.expires.insert_new_hashed(hash, Key::new(key), at),
             }
             self.dirty += 1;
             self.signal(db, key);
@@ -820,7 +1003,7 @@ impl<'a> Db<'a> {
         let t = &mut self.shard(hash).dbs[db];
         match t.main.get_mut_hashed(hash, key) {
             Some(e) if e.has_expire() => {
-                e.expire = NO_EXPIRE;
+                e.ttl = false;
                 t.expires.remove_hashed(hash, key);
                 self.dirty += 1;
                 self.signal(db, key);
@@ -901,13 +1084,7 @@ impl<'a> Db<'a> {
     /// keys (expired ones included: the caller filters) until at least
     /// `count` were found or `10 * count` buckets were visited; returns the
     /// next cursor, 0 when done.
-    pub fn scan(
-        &mut self,
-        db: usize,
-        cursor: u64,
-        count: usize,
-        out: &mut Vec<CompactBytes>,
-    ) -> u64 {
+    pub fn scan(&mut self, db: usize, cursor: u64, count: usize, out: &mut Vec<Key>) -> u64 {
         let mut shard = (cursor & (SHARDS as u64 - 1)) as usize;
         let mut inner = cursor >> SHARD_BITS;
         let mut steps = count.max(1).saturating_mul(10);
@@ -934,7 +1111,7 @@ impl<'a> Db<'a> {
 
     /// A random live key of database `db` (every shard must be locked);
     /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
-    pub fn random_key(&mut self, db: usize) -> Option<CompactBytes> {
+    pub fn random_key(&mut self, db: usize) -> Option<Key> {
         let mut rng = rand::rng();
         loop {
             let sizes: Vec<(usize, usize)> = (0..SHARDS)
@@ -958,8 +1135,10 @@ impl<'a> Db<'a> {
                 .map(|&(s, _)| s)?;
             let (key, expired) = {
                 let now = self.now();
-                let (k, e) = self.shard_at(s).dbs[db].main.random_entry(&mut rng)?;
-                (k.clone(), e.expire <= now)
+                let t = &self.shard_at(s).dbs[db];
+                let (k, e) = t.main.random_entry(&mut rng)?;
+                let due = t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now);
+                (k.clone(), due)
             };
             if !expired {
                 return Some(key);
@@ -1254,5 +1433,180 @@ mod tests {
         drop(v);
         let st = ks.stats();
         assert_eq!((st.keyspace_hits, st.keyspace_misses), (1, 1));
+    }
+
+    /// One step of the TTL model test.
+    #[derive(Debug, Clone)]
+    enum TtlOp {
+        Set(u8, bool),
+        Expire(u8, u32),
+        Persist(u8),
+        Rename(u8, u8),
+        Copy(u8, u8),
+        Remove(u8),
+        InsertPlain(u8),
+    }
+
+    fn ttl_op() -> impl proptest::strategy::Strategy<Value = TtlOp> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0u8..6, any::<bool>()).prop_map(|(k, keep)| TtlOp::Set(k, keep)),
+            (0u8..6, 1u32..1000).prop_map(|(k, t)| TtlOp::Expire(k, t)),
+            (0u8..6).prop_map(TtlOp::Persist),
+            (0u8..6, 0u8..6).prop_map(|(a, b)| TtlOp::Rename(a, b)),
+            (0u8..6, 0u8..6).prop_map(|(a, b)| TtlOp::Copy(a, b)),
+            (0u8..6).prop_map(TtlOp::Remove),
+            (0u8..6).prop_map(TtlOp::InsertPlain),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The expiry lives only in `expires` and the entry's flag: after
+        /// any sequence of writes, flag, table and model agree.
+        #[test]
+        fn ttl_flag_and_expires_table_match_a_model(
+            ops in proptest::collection::vec(ttl_op(), 0..120)
+        ) {
+            use std::collections::HashMap;
+            let ks = Keyspace::new(1);
+            let mut v = ks.view_all(0);
+            let base = unix_ms() + 3_600_000;
+            // key -> (value, expiry)
+            let mut model: HashMap<u8, (i64, Option<i64>)> = HashMap::new();
+            let name = |k: u8| vec![b'k', k];
+            for (n, op) in ops.into_iter().enumerate() {
+                let val = n as i64;
+                match op {
+                    TtlOp::Set(k, keep) => {
+                        v.set(&name(k), Value::Int(val), keep);
+                        let ttl = model.get(&k).and_then(|m| m.1).filter(|_| keep);
+                        model.insert(k, (val, ttl));
+                    }
+                    TtlOp::Expire(k, t) => {
+                        if let Some(m) = model.get_mut(&k) {
+                            v.set_expire(&name(k), base + t as i64);
+                            m.1 = Some(base + t as i64);
+                        }
+                    }
+                    TtlOp::Persist(k) => {
+                        let had = model.get(&k).is_some_and(|m| m.1.is_some());
+                        proptest::prop_assert_eq!(v.persist(&name(k)), had);
+                        if let Some(m) = model.get_mut(&k) {
+                            m.1 = None;
+                        }
+                    }
+                    TtlOp::Rename(a, b) => {
+                        let got = v.take_in(0, &name(a));
+                        proptest::prop_assert_eq!(got.is_some(), model.contains_key(&a));
+                        if let Some((e, at)) = got {
+                            let m = model.remove(&a).unwrap();
+                            proptest::prop_assert_eq!(at, m.1.unwrap_or(NO_EXPIRE));
+                            v.insert_entry_in(0, &name(b), e, at);
+                            model.insert(b, m);
+                        }
+                    }
+                    TtlOp::Copy(a, b) => {
+                        let copied = v.get(&name(a)).map(|e| Entry::new(e.value.clone(), 0));
+                        if let Some(e) = copied {
+                            let at = v.expire_of(&name(a));
+                            v.insert_entry_in(0, &name(b), e, at.unwrap_or(NO_EXPIRE));
+                            let m = model[&a];
+                            model.insert(b, m);
+                        }
+                    }
+                    TtlOp::Remove(k) => {
+                        proptest::prop_assert_eq!(
+                            v.remove(&name(k)).is_some(),
+                            model.remove(&k).is_some()
+                        );
+                    }
+                    TtlOp::InsertPlain(k) => {
+                        v.insert_entry_in(0, &name(k), Entry::new(Value::Int(val), 0), NO_EXPIRE);
+                        model.insert(k, (val, None));
+                    }
+                }
+                let with_ttl = model.values().filter(|m| m.1.is_some()).count();
+                proptest::prop_assert_eq!(v.len_in(0), model.len());
+                let expires: usize = v.shards_mut().map(|s| s.dbs[0].expires.len()).sum();
+                proptest::prop_assert_eq!(expires, with_ttl);
+                for k in 0u8..6 {
+                    let want = model.get(&k).copied();
+                    let flag = v.peek(&name(k)).map(|e| {
+                        let Value::Int(x) = e.value else { unreachable!() };
+                        (x, e.has_expire())
+                    });
+                    proptest::prop_assert_eq!(flag, want.map(|m| (m.0, m.1.is_some())));
+                    proptest::prop_assert_eq!(v.expire_of(&name(k)), want.and_then(|m| m.1));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn keep_ttl_of_an_expired_key_drops_the_ttl() {
+        let ks = Keyspace::new(1);
+        fill(&ks, 0, 1, key, None);
+        let mut v = ks.view_all(0);
+        v.set_expire(&key(0), unix_ms() - 1);
+        // Overwritten before lazy expiry saw it: SET … KEEPTTL of a dead
+        // key must not keep the passed TTL.
+        v.set(&key(0), string_value(b"new"), true);
+        assert!(!v.peek(&key(0)).unwrap().has_expire());
+        assert_eq!(v.expire_of(&key(0)), None);
+        drop(v);
+        assert_eq!(ks.db_sizes()[0], (1, 0));
+    }
+}
+
+#[cfg(test)]
+mod lookup_bench {
+    use super::*;
+    use crate::storage::value::string_value;
+
+    /// Microbenchmark of the GET path (view + lookup) on 100k keys of two
+    /// lengths; run with `cargo test --release --lib lookup_bench --
+    /// --ignored --nocapture`. Compares layouts, asserts nothing.
+    #[test]
+    #[ignore]
+    fn lookup_bench() {
+        for (label, fmt) in [
+            ("10-byte keys", 0),
+            ("16-byte keys", 1),
+            ("22-byte keys", 2),
+        ] {
+            let ks = Keyspace::new(1);
+            let name = |i: usize| match fmt {
+                0 => format!("key:{i:06}").into_bytes(),
+                1 => format!("key:{i:012}").into_bytes(),
+                _ => format!("user:{i:012}:name").into_bytes(),
+            };
+            let keys: Vec<Vec<u8>> = (0..100_000).map(name).collect();
+            let t = std::time::Instant::now();
+            for k in &keys {
+                ks.view_one(0, k).set(k, string_value(b"xxx"), false);
+            }
+            let set = t.elapsed() / keys.len() as u32;
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            let mut x: u64 = 88172645463325252;
+            for i in (1..order.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut best = std::time::Duration::MAX;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let mut hits = 0;
+                for &i in &order {
+                    if ks.view_one(0, &keys[i]).get(&keys[i]).is_some() {
+                        hits += 1;
+                    }
+                }
+                assert_eq!(hits, keys.len());
+                best = best.min(t.elapsed() / keys.len() as u32);
+            }
+            println!("{label}: SET {set:?}/op, GET best {best:?}/op");
+        }
     }
 }

@@ -44,6 +44,30 @@ impl Fill {
     }
 }
 
+impl Fill {
+    /// Largest encoded size a node may reach (for sizing its buffer).
+    fn max_bytes(self) -> usize {
+        if self.0 >= 0 {
+            SIZE_SAFETY_LIMIT
+        } else {
+            4096usize << ((-self.0).clamp(1, 5) as u32 - 1)
+        }
+    }
+}
+
+/// Makes room for `extra` more bytes in a node's buffer, growing by
+/// doubling but never past the node's size limit, so a full node wastes
+/// little (plain `Vec` doubling from an odd size would leave up to a
+/// quarter of a full node unused).
+#[inline]
+fn reserve_in_node(buf: &mut Vec<u8>, extra: usize, fill: Fill) {
+    let need = buf.len() + extra;
+    if need > buf.capacity() {
+        let want = need.next_power_of_two().min(fill.max_bytes()).max(need);
+        buf.reserve_exact(want - buf.len());
+    }
+}
+
 #[inline]
 fn varint_len(n: usize) -> usize {
     (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
@@ -270,14 +294,29 @@ impl ListValue {
         match end {
             End::Right => match self.nodes.back_mut() {
                 Some(n) if fits(n) => {
+                    reserve_in_node(&mut n.buf, extra, fill);
                     put_entry(&mut n.buf, data);
                     n.count += 1;
                 }
-                _ => self.nodes.push_back(Node::from_items([data])),
+                _ => {
+                    // The last node is full: it will not grow again.
+                    if let Some(n) = self.nodes.back_mut() {
+                        n.buf.shrink_to_fit();
+                    }
+                    self.nodes.push_back(Node::from_items([data]))
+                }
             },
             End::Left => match self.nodes.front_mut() {
-                Some(n) if fits(n) => n.insert(0, data),
-                _ => self.nodes.push_front(Node::from_items([data])),
+                Some(n) if fits(n) => {
+                    reserve_in_node(&mut n.buf, extra, fill);
+                    n.insert(0, data)
+                }
+                _ => {
+                    if let Some(n) = self.nodes.front_mut() {
+                        n.buf.shrink_to_fit();
+                    }
+                    self.nodes.push_front(Node::from_items([data]))
+                }
             },
         }
         self.len += 1;

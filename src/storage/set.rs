@@ -23,12 +23,30 @@ use compact_bytes::CompactBytesSlice;
 use rand::{Rng, RngExt};
 
 /// The members of an integer set, sorted ascending, in the narrowest width
-/// that holds them all.
+/// that holds them all. Exact-size boxed slices (no capacity word, no
+/// spare room, like Redis's intset reallocated per change): 24 bytes, so a
+/// [`SetValue`] fits inline in the keyspace entry.
 #[derive(Clone, Debug)]
 pub enum IntSet {
-    W16(Vec<i16>),
-    W32(Vec<i32>),
-    W64(Vec<i64>),
+    W16(Box<[i16]>),
+    W32(Box<[i32]>),
+    W64(Box<[i64]>),
+}
+
+/// Inserts `x` at `at` in an exact-size boxed slice (one reallocation).
+fn boxed_insert<T>(b: &mut Box<[T]>, at: usize, x: T) {
+    let mut v = std::mem::take(b).into_vec();
+    v.reserve_exact(1);
+    v.insert(at, x);
+    *b = v.into_boxed_slice();
+}
+
+/// Removes the element at `at` of an exact-size boxed slice, shrinking it.
+fn boxed_remove<T>(b: &mut Box<[T]>, at: usize) -> T {
+    let mut v = std::mem::take(b).into_vec();
+    let x = v.remove(at);
+    *b = v.into_boxed_slice();
+    x
 }
 
 /// Runs `$body` with `$v` bound to the vector of whichever width is in use.
@@ -50,7 +68,7 @@ fn search<T: TryFrom<i64> + Ord>(v: &[T], n: i64) -> Option<Result<usize, usize>
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet::W16(Vec::new())
+        IntSet::W16(Box::default())
     }
 }
 
@@ -82,9 +100,9 @@ impl IntSet {
                 Some(Ok(_)) => return false,
                 Some(Err(at)) => {
                     match self {
-                        IntSet::W16(v) => v.insert(at, n as i16),
-                        IntSet::W32(v) => v.insert(at, n as i32),
-                        IntSet::W64(v) => v.insert(at, n),
+                        IntSet::W16(v) => boxed_insert(v, at, n as i16),
+                        IntSet::W32(v) => boxed_insert(v, at, n as i32),
+                        IntSet::W64(v) => boxed_insert(v, at, n),
                     }
                     return true;
                 }
@@ -116,16 +134,16 @@ impl IntSet {
     /// Removes and returns the member at position `i`.
     #[allow(clippy::unnecessary_cast)]
     pub fn remove_at(&mut self, i: usize) -> i64 {
-        each_width!(self, v => v.remove(i) as i64)
+        each_width!(self, v => boxed_remove(v, i) as i64)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.len()).map(|i| self.get(i))
     }
 
-    /// Bytes of the element array (capacity included).
+    /// Bytes of the element array.
     pub fn heap_bytes(&self) -> usize {
-        each_width!(self, v => v.capacity() * std::mem::size_of_val(&v.first().copied().unwrap_or_default()))
+        each_width!(self, v => std::mem::size_of_val(&**v))
     }
 }
 
@@ -170,10 +188,11 @@ impl OwnedMember {
     }
 }
 
-/// A set value.
+/// A set value: 24 bytes, held inline by `Value::Set` (the table form is
+/// boxed so the small form pays for no extra allocation).
 pub enum SetValue {
     Ints(IntSet),
-    Table(Dict<CompactBytesSlice, ()>),
+    Table(Box<Dict<CompactBytesSlice, ()>>),
 }
 
 impl Default for SetValue {
@@ -195,7 +214,7 @@ impl Clone for SetValue {
                         (),
                     );
                 }
-                SetValue::Table(copy)
+                SetValue::Table(Box::new(copy))
             }
         }
     }
@@ -282,7 +301,7 @@ impl SetValue {
                     (),
                 );
             }
-            *self = SetValue::Table(d);
+            *self = SetValue::Table(Box::new(d));
         }
     }
 

@@ -3,8 +3,16 @@
 //! A string whose text is a canonical 64-bit integer is kept as `Int` (Redis's
 //! `int` encoding); other strings as bytes with an `embstr`/`raw` hint so
 //! `OBJECT ENCODING` answers as Redis does. Collection types are added by the
-//! issues that bring them; every variant other than the scalars is boxed so
-//! an entry stays small.
+//! issues that bring them; every variant other than the scalars, the hash
+//! and the set (whose small forms are 24-byte handles on one exact-size
+//! buffer, their large forms boxed) is boxed so an entry stays small.
+//!
+//! Memory layout (issue 3's memory goal): a `Value` is 32 bytes and an
+//! [`Entry`] 40; the TTL is not stored in the entry but only in the
+//! database's `expires` table (as Redis does), with a flag in the entry
+//! saying whether to look there. With a 16-byte key, a keyspace dict node
+//! (next pointer + key + entry) is exactly 64 bytes, one mimalloc size
+//! class; `entry_layout_sizes` below pins these sizes.
 
 use crate::storage::hash::HashValue;
 use crate::storage::list::ListValue;
@@ -26,10 +34,12 @@ pub enum Value {
     Int(i64),
     /// Any other string.
     Str(CompactBytes),
-    /// A set (`intset` or `hashtable`).
-    Set(Box<SetValue>),
-    /// A hash (`listpack` or `hashtable`).
-    Hash(Box<HashValue>),
+    /// A set (`intset` or `hashtable`); 24 bytes, its small form needs no
+    /// box of its own.
+    Set(SetValue),
+    /// A hash (`listpack` or `hashtable`); 24 bytes, its small form needs
+    /// no box of its own.
+    Hash(HashValue),
     /// A stream.
     Stream(Box<Stream>),
     /// A list (`quicklist`).
@@ -52,16 +62,19 @@ impl Value {
     }
 }
 
-/// One key's value and metadata.
+/// One key's value and metadata. The expiry time itself lives in the
+/// database's `expires` table (read it through `Db::expire_of` and
+/// friends); the entry only says whether there is one.
 pub struct Entry {
     pub value: Value,
-    /// Absolute expiry in Unix milliseconds, [`NO_EXPIRE`] when none.
-    pub expire: i64,
     /// Last access, in seconds of the server's LRU clock.
     pub lru: u32,
     /// For `Str`: true when Redis would report `raw` rather than `embstr`
     /// (long strings, and strings modified in place by APPEND, SETRANGE …).
     pub raw: bool,
+    /// True when the key has an entry in the `expires` table. Kept in sync
+    /// by the keyspace alone (set_expire, persist, set, insert_entry_in).
+    pub(in crate::storage) ttl: bool,
 }
 
 impl Entry {
@@ -72,15 +85,16 @@ impl Entry {
         let raw = matches!(&value, Value::Str(s) if s.len() > EMBSTR_MAX);
         Entry {
             value,
-            expire: NO_EXPIRE,
             lru,
             raw,
+            ttl: false,
         }
     }
 
+    /// True when the key has a TTL.
     #[inline]
     pub fn has_expire(&self) -> bool {
-        self.expire != NO_EXPIRE
+        self.ttl
     }
 
     /// `OBJECT ENCODING` of this value.
@@ -110,4 +124,21 @@ pub fn string_value(bytes: &[u8]) -> Value {
         return Value::Int(n);
     }
     Value::Str(CompactBytes::new(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::size_of;
+
+    /// The sizes the memory budget is built on (see the module comment):
+    /// a change here moves every key's cost.
+    #[test]
+    fn entry_layout_sizes() {
+        assert_eq!(size_of::<HashValue>(), 24);
+        assert_eq!(size_of::<SetValue>(), 24);
+        assert_eq!(size_of::<Value>(), 32);
+        assert_eq!(size_of::<Entry>(), 40);
+        assert_eq!(size_of::<compact_bytes::CompactBytesSlice>(), 16);
+    }
 }

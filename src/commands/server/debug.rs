@@ -190,7 +190,7 @@ pub fn serialized_len(e: &Entry) -> usize {
             }
             rdb_len_bytes(s.len()) + s.len()
         }
-        Value::Set(set) => match &**set {
+        Value::Set(set) => match set {
             // An intset is saved as one string: 8 header bytes + the array.
             crate::storage::set::SetValue::Ints(i) => {
                 let width = match i {
@@ -273,6 +273,9 @@ fn help(ctx: &mut Ctx) {
         "    A hex signature of each key's value.",
         "OBJECT <key>",
         "    Internal details of the value stored at <key>.",
+        "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+        "    Save the dataset to the RDB file and load it back. MERGE: keys of the file",
+        "    replace existing ones; NOFLUSH: existing keys stay; NOSAVE: load only.",
         "SET-ACTIVE-EXPIRE <0|1>",
         "    0 stops deleting expired keys in the background; 1 resumes it.",
         "SLEEP <seconds>",
@@ -335,6 +338,7 @@ pub fn debug(ctx: &mut Ctx, args: &Args) {
         (b"object", 3) => object(ctx, args.get(2)),
         (b"digest", 2) => digest(ctx),
         (b"digest-value", _) => digest_value(ctx, args),
+        (b"reload", _) => crate::commands::persistence::debug_reload(ctx, args),
         _ => syntax(ctx, sub),
     }
 }
@@ -369,7 +373,7 @@ fn object(ctx: &mut Ctx, key: &[u8]) {
         e.encoding(),
         serialized_len(e),
         e.lru,
-        clock.saturating_sub(e.lru)
+        clock.wrapping_sub(e.lru)
     );
     if let Value::List(l) = &e.value {
         // Redis's quicklist details (compression is not implemented).
@@ -400,9 +404,9 @@ fn digest(ctx: &mut Ctx) {
                 mix_digest(&mut d, k);
                 let v = value_digest(e);
                 mix_digest(&mut d, &v);
-                if e.has_expire() {
+                if let Some(at) = t.expire_of(k.as_slice(), e) {
                     mix_digest(&mut d, b"!!expire!!");
-                    mix_digest(&mut d, e.expire.to_string().as_bytes());
+                    mix_digest(&mut d, at.to_string().as_bytes());
                 }
                 for (a, b) in per_db[i].iter_mut().zip(d) {
                     *a ^= b;

@@ -260,7 +260,7 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 .unwrap_or(0);
             let max_out = clients
                 .iter()
-                .map(|c| c.omem.load(Ordering::Relaxed))
+                .map(|c| crate::server::outlimit::split(c.pending_output()).2)
                 .max()
                 .unwrap_or(0);
             field!(
@@ -314,22 +314,27 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             field!(out, "rdb_last_bgsave_status", "ok");
             field!(out, "rdb_last_bgsave_time_sec", -1);
             field!(out, "rdb_current_bgsave_time_sec", -1);
-            field!(out, "rdb_saves", 0);
+            field!(out, "rdb_saves", srv.rdb_saves.load(Ordering::Relaxed));
             field!(out, "rdb_last_cow_size", 0);
-            field!(out, "rdb_last_load_keys_expired", 0);
-            field!(out, "rdb_last_load_keys_loaded", 0);
-            field!(out, "aof_enabled", 0);
-            field!(out, "aof_rewrite_in_progress", 0);
-            field!(out, "aof_rewrite_scheduled", 0);
-            field!(out, "aof_last_rewrite_time_sec", -1);
-            field!(out, "aof_current_rewrite_time_sec", -1);
-            field!(out, "aof_last_bgrewrite_status", "ok");
-            field!(out, "aof_rewrites", 0);
-            field!(out, "aof_rewrites_consecutive_failures", 0);
-            field!(out, "aof_last_write_status", "ok");
-            field!(out, "aof_last_cow_size", 0);
+            field!(
+                out,
+                "rdb_last_load_keys_expired",
+                srv.last_load_expired.load(Ordering::Relaxed)
+            );
+            field!(
+                out,
+                "rdb_last_load_keys_loaded",
+                srv.last_load_loaded.load(Ordering::Relaxed)
+            );
+            let (aof_head, aof_tail) = srv.aof.info_fields();
+            for (k, v) in aof_head {
+                field!(out, k, v);
+            }
             field!(out, "module_fork_in_progress", 0);
             field!(out, "module_fork_last_cow_size", 0);
+            for (k, v) in aof_tail {
+                field!(out, k, v);
+            }
         }
         "stats" => {
             let ks = shard_stats(ctx.db);
@@ -504,7 +509,7 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, 
     let clients_mem: u64 = srv
         .client_list()
         .iter()
-        .map(|c| (c.qbuf.load(Ordering::Relaxed) + c.omem.load(Ordering::Relaxed)) as u64)
+        .map(|c| (c.qbuf.load(Ordering::Relaxed) + c.pending_output()) as u64)
         .sum();
     let overhead = (startup + table_bytes + clients_mem).min(used);
     let dataset = used - overhead;
