@@ -60,6 +60,12 @@ fn one_stream(key: &str, ids: &[&str]) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// A waited-on key, the writes that end the wait, the waiter's reply.
+type Case<'a> = (&'a str, &'a [&'a [&'a str]], &'a Vec<u8>);
+
+/// One stream of an XREAD(GROUP) reply: key and `(id, [(field, value)])`.
+type StreamReply = (String, Vec<(String, Vec<(String, String)>)>);
+
 fn xadd(c: &mut Connection, key: &str, id: &str) {
     let _: String = cmd("XADD")
         .arg(key)
@@ -213,7 +219,7 @@ fn group_waiters_get_errors_when_their_stream_or_group_goes() {
     let nogroup =
         b"-NOGROUP the consumer group this client was blocked on no longer exists\r\n".to_vec();
     let mut c = raw(&server);
-    let cases: &[(&str, &[&[&str]], &Vec<u8>)] = &[
+    let cases: &[Case] = &[
         ("k1", &[&["DEL", "k1"]], &gone),
         ("k2", &[&["XGROUP", "DESTROY", "k2", "grp"]], &nogroup),
         ("k3", &[&["SET", "k3", "x"]], &gone),
@@ -381,20 +387,19 @@ fn producers_and_group_consumers_every_entry_exactly_once() {
                     start.elapsed() < Duration::from_secs(60),
                     "stress test stuck"
                 );
-                let v: Option<Vec<(String, Vec<(String, Vec<(String, String)>)>)>> =
-                    cmd("XREADGROUP")
-                        .arg("GROUP")
-                        .arg("grp")
-                        .arg(&name)
-                        .arg("COUNT")
-                        .arg(7)
-                        .arg("BLOCK")
-                        .arg(200)
-                        .arg("STREAMS")
-                        .arg(&keys)
-                        .arg(&[">", ">"])
-                        .query(&mut c)
-                        .unwrap();
+                let v: Option<Vec<StreamReply>> = cmd("XREADGROUP")
+                    .arg("GROUP")
+                    .arg("grp")
+                    .arg(&name)
+                    .arg("COUNT")
+                    .arg(7)
+                    .arg("BLOCK")
+                    .arg(200)
+                    .arg("STREAMS")
+                    .arg(&keys)
+                    .arg(&[">", ">"])
+                    .query(&mut c)
+                    .unwrap();
                 for (key, entries) in v.unwrap_or_default() {
                     for (id, fields) in entries {
                         let _: i64 = cmd("XACK")

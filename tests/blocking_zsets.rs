@@ -418,3 +418,72 @@ fn producers_and_consumers_every_member_exactly_once() {
     }
     wait_blocked(&mut admin, 0);
 }
+
+#[test]
+fn served_pops_and_reads_notify_as_redis() {
+    let Some(server) = Server::start(&["--server-threads", "4", "--notify-keyspace-events", "KEA"])
+    else {
+        return;
+    };
+    let mut admin = server.client();
+    let mut sub = server.client();
+    let mut ps = sub.as_pubsub();
+    ps.psubscribe("__keyevent@0__:*").unwrap();
+    let mut w = raw(&server);
+    w.send(b"BZPOPMAX z 0\r\n");
+    wait_blocked(&mut admin, 1);
+    let _: i64 = cmd("ZADD")
+        .arg("z")
+        .arg(1)
+        .arg("m")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(w.read_reply(), kms("z", "m", "1"));
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("1-0")
+        .arg("f")
+        .arg("v")
+        .query(&mut admin)
+        .unwrap();
+    let _: () = cmd("XGROUP")
+        .arg("CREATE")
+        .arg("s")
+        .arg("g")
+        .arg("$")
+        .query(&mut admin)
+        .unwrap();
+    w.send(b"XREADGROUP GROUP g alice BLOCK 0 STREAMS s >\r\n");
+    wait_blocked(&mut admin, 1);
+    let _: String = cmd("XADD")
+        .arg("s")
+        .arg("2-0")
+        .arg("f")
+        .arg("v")
+        .query(&mut admin)
+        .unwrap();
+    w.read_reply();
+    let mut events = Vec::new();
+    ps.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    while events.len() < 7 {
+        let msg = ps.get_message().unwrap();
+        let ev: String = msg
+            .get_channel_name()
+            .trim_start_matches("__keyevent@0__:")
+            .to_string();
+        let key: String = msg.get_payload().unwrap();
+        events.push(format!("{ev} {key}"));
+    }
+    assert_eq!(
+        events,
+        [
+            "zadd z",
+            "zpopmax z",
+            "del z",
+            "xadd s",
+            "xgroup-create s",
+            "xadd s",
+            "xgroup-createconsumer s"
+        ]
+    );
+}

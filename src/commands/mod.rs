@@ -1007,6 +1007,21 @@ mod tests {
         send(&srv, &mut b, &["XADD", "s", "4-0", "f", "v"]);
         assert_eq!(w.state(), SERVED);
         a.block = None;
+        // A consumer created by a NOACK history read.
+        send(
+            &srv,
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "erin",
+                "NOACK",
+                "STREAMS",
+                "s",
+                "0",
+            ],
+        );
         let (buf, _) = srv.keyspace.feed.take();
         let claim = |c: &'static str, id: &'static str| -> Vec<&'static str> {
             vec![
@@ -1049,6 +1064,7 @@ mod tests {
             &["XADD", "s", "4-0", "f", "v"],
             &c4,
             &["XGROUP", "SETID", "s", "g", "4-0", "ENTRIESREAD", "4"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "erin"],
         ]);
         assert_eq!(feed_commands(&buf), want);
         // Replaying the feed on another server gives the same group state.

@@ -1222,6 +1222,14 @@ fn serve_read_in(db: &mut Db, out: &mut Reply, req: &ReadRequest, only: Option<&
                 if let Some(c) = g.consumers.get_mut(&cname[..]) {
                     c.seen_time = now;
                 }
+                if created && req.noack {
+                    // With NOACK no XCLAIM will create it on a replica.
+                    db.propagate_as(&[b"XGROUP", b"CREATECONSUMER", key, gname, cname]);
+                }
+                let Some(Value::Stream(s)) = db.peek(key).map(|e| &mut e.value) else {
+                    continue;
+                };
+                let s: &mut Stream = s;
                 let delivered = if history {
                     reply_history(out, s, gname, cname, after, limit, now);
                     None
@@ -1239,7 +1247,6 @@ fn serve_read_in(db: &mut Db, out: &mut Reply, req: &ReadRequest, only: Option<&
                         key,
                         group: gname,
                         consumer: cname,
-                        created,
                         noack: req.noack,
                         ids: &ids,
                         last_id,
@@ -1259,8 +1266,6 @@ struct Delivery<'a> {
     key: &'a [u8],
     group: &'a [u8],
     consumer: &'a [u8],
-    /// The consumer was created by this read.
-    created: bool,
     noack: bool,
     /// Entries delivered, in order.
     ids: &'a [StreamId],
@@ -1273,8 +1278,8 @@ struct Delivery<'a> {
 /// Propagates an XREADGROUP `>` read in deterministic form, as Redis 7.0
 /// does: one `XCLAIM key group consumer 0 id TIME now RETRYCOUNT 1 FORCE
 /// JUSTID LASTID id` per entry added to the PEL (it creates the consumer
-/// too), or with NOACK an `XGROUP CREATECONSUMER` for a new consumer and an
-/// `XGROUP SETID … ENTRIESREAD`. Unlike 7.0 (like 7.2), the SETID follows
+/// too; with NOACK the caller propagated an `XGROUP CREATECONSUMER`), and
+/// an `XGROUP SETID … ENTRIESREAD`. Unlike 7.0 (like 7.2), the SETID follows
 /// the XCLAIMs as well: XCLAIM's LASTID does not carry the read counter,
 /// and without it a replica's `entries-read` (and lag) would drift.
 fn propagate_delivery(db: &mut Db, d: &Delivery) {
@@ -1283,11 +1288,7 @@ fn propagate_delivery(db: &mut Db, d: &Delivery) {
     }
     let mut num = itoa::Buffer::new();
     let now = num.format(d.now).as_bytes().to_vec();
-    if d.noack {
-        if d.created {
-            db.propagate_as(&[b"XGROUP", b"CREATECONSUMER", d.key, d.group, d.consumer]);
-        }
-    } else {
+    if !d.noack {
         for id in d.ids {
             let id = id.to_bytes();
             db.propagate_as(&[
