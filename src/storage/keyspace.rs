@@ -1109,6 +1109,8 @@ impl<'a> Db<'a> {
         let mut removed = 0u64;
         let mut old = Vec::new();
         for shard in self.shards_mut() {
+            // Waiters that must hear of a deletion (XREADGROUP) look again.
+            shard.blocked.mark_all_ready(&dbs);
             let range = match db {
                 Some(d) => d..d + 1,
                 None => 0..shard.dbs.len(),
