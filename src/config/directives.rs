@@ -310,7 +310,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("crash-log-enabled", Kind::Bool, "yes", M),
     d("crash-memcheck-enabled", Kind::Bool, "yes", M),
     d("use-exit-on-panic", Kind::Bool, "no", HIDDEN),
-    d("disable-thp", Kind::Bool, "yes", M),
+    e("disable-thp", Kind::Bool, "yes", M),
     d("cluster-allow-replica-migration", Kind::Bool, "yes", M),
     d("replica-announced", Kind::Bool, "yes", M),
     d("latency-tracking", Kind::Bool, "yes", M),

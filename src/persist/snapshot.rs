@@ -235,7 +235,7 @@ fn load_from<R: std::io::Read>(
                 }
                 cur = n as usize;
             }
-            Item::ResizeDb { .. } => {}
+            Item::ResizeDb { keys, expires } => db.reserve_in(cur, keys, expires),
             Item::Function(_) => {
                 log::warning(
                     "The RDB file contains a function library: Ember has no functions; skipped",
@@ -265,13 +265,14 @@ fn load_from<R: std::io::Read>(
                     entry.lru = lru_now.wrapping_sub(idle.min(u32::MAX as u64) as u32);
                 }
                 let expire = k.expire_ms.unwrap_or(crate::storage::value::NO_EXPIRE);
-                if db.raw_entry_in(cur, &k.key).is_some() && !merge {
+                if merge {
+                    db.insert_entry_in(cur, &k.key, entry, expire);
+                } else if !db.load_entry_in(cur, &k.key, entry, expire) {
                     return Err(fail(format!(
                         "RDB has duplicated key '{}' in DB {cur}",
                         String::from_utf8_lossy(&k.key)
                     )));
                 }
-                db.insert_entry_in(cur, &k.key, entry, expire);
                 stats.loaded += 1;
             }
         }

@@ -214,6 +214,11 @@ pub struct Shared {
     pub aof: Arc<crate::persist::aof::Aof>,
     /// The background save (BGSAVE) state.
     pub bgsave: crate::persist::bgsave::BgSave,
+    /// Replication, both roles.
+    pub repl: crate::replication::Replication,
+    /// The `Arc` this lives in (set at start), for work that outlives a
+    /// command (REPLICAOF starts a thread).
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
 
 impl Shared {
@@ -261,7 +266,14 @@ impl Shared {
             used_memory_startup: crate::commands::server::info::memory_in_use(),
             aof: Default::default(),
             bgsave: Default::default(),
+            repl: Default::default(),
+            me: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The `Arc` holding this server (None before start, in unit tests).
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.me.get().and_then(|w| w.upgrade())
     }
 
     pub fn settings(&self) -> Arc<Settings> {

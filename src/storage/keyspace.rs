@@ -163,6 +163,9 @@ pub struct Keyspace {
     expire_shard_cursor: AtomicU32,
     /// Epoch of the last snapshot started (its low 16 bits mark entries).
     snapshot_epoch: AtomicU32,
+    /// True on a replica: expiry follows the primary (see
+    /// [`Keyspace::set_replica_mode`]).
+    replica_mode: AtomicBool,
 }
 
 impl Keyspace {
@@ -190,12 +193,25 @@ impl Keyspace {
             expire_backlog: AtomicBool::new(false),
             expire_shard_cursor: AtomicU32::new(0),
             snapshot_epoch: AtomicU32::new(0),
+            replica_mode: AtomicBool::new(false),
         }
     }
 
     /// A new snapshot epoch (0 when the 16-bit mark wrapped).
     pub(in crate::storage) fn next_snapshot_epoch(&self) -> u16 {
         (self.snapshot_epoch.fetch_add(1, Ordering::Relaxed) as u16).wrapping_add(1)
+    }
+
+    /// On a replica keys are never deleted for their TTL: the primary
+    /// sends `DEL` when they expire there. Reads hide logically expired
+    /// keys; the primary's own commands (a view with
+    /// [`Db::from_master`]) still see them, as in Redis.
+    pub fn set_replica_mode(&self, on: bool) {
+        self.replica_mode.store(on, Ordering::SeqCst);
+    }
+
+    pub fn replica_mode(&self) -> bool {
+        self.replica_mode.load(Ordering::Relaxed)
     }
 
     pub fn databases(&self) -> usize {
@@ -457,6 +473,9 @@ pub struct Db<'a> {
     pub rewrote: bool,
     /// The pending commands form a transaction (EXEC).
     wrap: bool,
+    /// The command comes from our primary (replica side): expired keys
+    /// are still visible to it.
+    pub from_master: bool,
 }
 
 impl Drop for Db<'_> {
@@ -488,6 +507,7 @@ impl<'a> Db<'a> {
             pending: Vec::new(),
             rewrote: false,
             wrap: false,
+            from_master: false,
         }
     }
 
@@ -554,19 +574,26 @@ impl<'a> Db<'a> {
     #[inline]
     fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
         let now = self.now();
-        let shard = self.shard(hash);
-        let t = &mut shard.dbs[db];
-        match t.main.get_hashed(hash, key) {
-            Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
-                shard.preserve(db, hash, key);
-                let t = &mut shard.dbs[db];
-                t.remove_hashed(hash, key);
-                shard.stats.expired_keys += 1;
-                self.expired(db, key);
-                true
-            }
-            _ => false,
+        let due = {
+            let t = &self.shard(hash).dbs[db];
+            matches!(
+                t.main.get_hashed(hash, key),
+                Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now
+            )
+        };
+        if !due {
+            return false;
         }
+        if self.ks.replica_mode.load(Ordering::Relaxed) {
+            // Hidden from clients, left for the primary's DEL.
+            return !self.from_master;
+        }
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        shard.dbs[db].remove_hashed(hash, key);
+        shard.stats.expired_keys += 1;
+        self.expired(db, key);
+        true
     }
 
     /// Looks a key up for a command (lazy expiry, LRU stamp, hit/miss).
@@ -651,8 +678,10 @@ impl<'a> Db<'a> {
         // expired, in which case the pointer is not used again. (Reading
         // the `expires` table does not touch `main`.)
         let has_ttl = unsafe { (*entry).has_expire() };
-        if has_ttl && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now() {
-            self.expire_if_needed(db, hash, key);
+        if has_ttl
+            && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now()
+            && self.expire_if_needed(db, hash, key)
+        {
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
             }
@@ -942,6 +971,44 @@ impl<'a> Db<'a> {
         self.ks.notifier.emit(notify::NEW, db, "new", key);
     }
 
+    /// Bulk load (RDB, AOF preamble): adds a key that must not exist yet,
+    /// hashing it once; no notification, no dirty count (as Redis's
+    /// loader). Returns false, changing nothing, when the key exists.
+    pub fn load_entry_in(&mut self, db: usize, key: &[u8], mut entry: Entry, expire: i64) -> bool {
+        let hash = hash_bytes(key);
+        let shard = self.shard(hash);
+        if let Some(m) = shard.new_mark() {
+            // Not in a running snapshot's cut.
+            entry.snap = m;
+        }
+        let t = &mut shard.dbs[db];
+        if t.main.contains_key_hashed(hash, key) {
+            return false;
+        }
+        entry.ttl = expire != NO_EXPIRE;
+        t.main.insert_new_hashed(hash, Key::new(key), entry);
+        if expire != NO_EXPIRE {
+            t.expires.insert_new_hashed(hash, Key::new(key), expire);
+        }
+        self.signal(db, key);
+        true
+    }
+
+    /// Bulk load: makes room in database `db` of every locked shard for
+    /// about `keys` keys (`expires` of them with a TTL) spread evenly, so
+    /// the tables do not grow and rehash while loading (the RDB's
+    /// RESIZEDB hint).
+    pub fn reserve_in(&mut self, db: usize, keys: u64, expires: u64) {
+        let per = |n: u64| (n as usize / SHARDS) + (n as usize / SHARDS) / 8 + 1;
+        let (k, e) = (per(keys.min(1 << 32)), per(expires.min(1 << 32)));
+        for shard in self.shards_mut() {
+            shard.dbs[db].main.reserve(k);
+            if expires > 0 {
+                shard.dbs[db].expires.reserve(e);
+            }
+        }
+    }
+
     /// Deletes a key; returns its entry if it existed (and was not expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let db = self.index;
@@ -1084,6 +1151,8 @@ impl<'a> Db<'a> {
         let mut removed = 0u64;
         let mut old = Vec::new();
         for shard in self.shards_mut() {
+            // Waiters that must hear of a deletion (XREADGROUP) look again.
+            shard.blocked.mark_all_ready(&dbs);
             let range = match db {
                 Some(d) => d..d + 1,
                 None => 0..shard.dbs.len(),
@@ -1152,7 +1221,9 @@ impl<'a> Db<'a> {
     /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
         let mut rng = rand::rng();
+        let mut tries = 0;
         loop {
+            tries += 1;
             let sizes: Vec<(usize, usize)> = (0..SHARDS)
                 .map(|s| (s, self.shard_at(s).dbs[db].main.len()))
                 .collect();
@@ -1179,7 +1250,9 @@ impl<'a> Db<'a> {
                 let due = t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now);
                 (k.clone(), due)
             };
-            if !expired {
+            // A replica does not delete expired keys: after 100 expired
+            // ones it answers one anyway, as Redis does.
+            if !expired || (tries >= 100 && self.ks.replica_mode()) {
                 return Some(key);
             }
             self.expire_if_due(db, &key);
@@ -1451,8 +1524,10 @@ mod tests {
         fill(&ks, 0, 200, key, None);
         {
             let mut v = ks.view_all(0);
+            // Well in the past: the view's clock is read once, maybe
+            // before this loop.
             for i in 1..200 {
-                v.set_expire(&key(i), unix_ms() - 1);
+                v.set_expire(&key(i), unix_ms() - 10_000);
             }
             assert_eq!(v.random_key(0).unwrap().as_slice(), b"key:0");
         }

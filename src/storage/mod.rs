@@ -1,6 +1,7 @@
 //! Data structures and the keyspace; nothing here knows about commands,
 //! replies or sockets.
 
+pub mod backlog;
 pub mod blocking;
 pub mod dict;
 pub mod feed;

@@ -347,18 +347,9 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             stats_section(srv, ks, out)
         }
         "replication" => {
-            let (id1, id2) = srv.replid.lock().clone();
-            field!(out, "role", "master");
-            field!(out, "connected_slaves", 0);
-            field!(out, "master_failover_state", "no-failover");
-            field!(out, "master_replid", id1);
-            field!(out, "master_replid2", id2);
-            field!(out, "master_repl_offset", 0);
-            field!(out, "second_repl_offset", -1);
-            field!(out, "repl_backlog_active", 0);
-            field!(out, "repl_backlog_size", st.repl_backlog_size);
-            field!(out, "repl_backlog_first_byte_offset", 0);
-            field!(out, "repl_backlog_histlen", 0);
+            for (k, v) in crate::replication::info_fields(srv, &st) {
+                field!(out, k, v);
+            }
         }
         "cpu" => {
             let (u, s) = rusage(libc::RUSAGE_SELF);
@@ -656,9 +647,11 @@ fn stats_section(srv: &Shared, ks: ShardStats, out: &mut String) {
         "rejected_connections",
         srv.stats.rejected_connections.load(Ordering::Relaxed)
     );
-    field!(out, "sync_full", 0);
-    field!(out, "sync_partial_ok", 0);
-    field!(out, "sync_partial_err", 0);
+    let r = &srv.repl;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    field!(out, "sync_full", r.sync_full.load(relaxed));
+    field!(out, "sync_partial_ok", r.sync_partial_ok.load(relaxed));
+    field!(out, "sync_partial_err", r.sync_partial_err.load(relaxed));
     field!(out, "expired_keys", ks.expired_keys);
     field!(out, "expired_stale_perc", "0.00");
     field!(out, "expired_time_cap_reached_count", 0);
