@@ -85,10 +85,9 @@ pub fn save_quietly(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
     if res.is_ok() {
         srv.dirty.store(0, Ordering::Relaxed);
         srv.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
-        srv.last_save_ok.store(true, Ordering::Relaxed);
-    } else {
-        srv.last_save_ok.store(false, Ordering::Relaxed);
+        crate::persist::bgsave::set_status(srv, true);
     }
+    // A failed SAVE leaves `rdb_last_bgsave_status` as it was (Redis).
     srv.last_save_try.store(unix_ms() / 1000, Ordering::Relaxed);
     res
 }

@@ -151,6 +151,9 @@ pub struct Settings {
     /// `rdb-key-save-delay` (hidden, tests): microseconds a background
     /// save sleeps per key written.
     pub rdb_key_save_delay: i64,
+    /// `stop-writes-on-bgsave-error`: writes answer MISCONF after a failed
+    /// background save (with save points configured).
+    pub stop_writes_on_bgsave_error: bool,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     /// Redis's `io-threads` as given (accepted for compatibility).
@@ -370,6 +373,7 @@ fn build_settings(values: &[Value]) -> Settings {
         stream_node_max_entries: u64v("stream-node-max-entries"),
         active_expire_effort: int("active-expire-effort") as u32,
         rdb_key_save_delay: int("rdb-key-save-delay") as i64,
+        stop_writes_on_bgsave_error: boolean("stop-writes-on-bgsave-error"),
         lazyfree_lazy_user_del: boolean("lazyfree-lazy-user-del"),
         lazyfree_lazy_user_flush: boolean("lazyfree-lazy-user-flush"),
         io_threads: int("io-threads") as usize,

@@ -67,7 +67,7 @@ impl Default for BgSave {
 }
 
 /// The RDB record encoder the snapshot uses for every key.
-fn rdb_encoder(compress: bool, th: crate::persist::rdb::writer::Thresholds) -> Encoder {
+pub(crate) fn rdb_encoder(compress: bool, th: crate::persist::rdb::writer::Thresholds) -> Encoder {
     Arc::new(move |buf: &mut Vec<u8>, key: &[u8], e, expire| {
         let mut w = Writer::new(buf, compress, false);
         // Writing to a Vec cannot fail.
@@ -257,11 +257,11 @@ impl Job {
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
                         Some(d.saturating_sub(self.dirty_at_cut))
                     });
-                srv.last_save_ok.store(true, Ordering::Relaxed);
+                set_status(&srv, true);
                 log::notice("Background saving terminated with success");
             }
             Outcome::Failed => {
-                srv.last_save_ok.store(false, Ordering::Relaxed);
+                set_status(&srv, false);
                 log::warning("Background saving error");
             }
             Outcome::Aborted => {
@@ -291,45 +291,14 @@ impl Job {
             crate::commands::server::info::memory_in_use(),
             false,
         )?;
-        let mut cur: Option<usize> = None;
-        let mut announced = vec![false; self.sizes.len()];
-        let mut sink = |c: usize, bytes: &[u8]| -> io::Result<()> {
-            if self.aborted.load(Ordering::Relaxed) {
-                return Err(io::Error::other("aborted"));
-            }
-            if cur != Some(c) {
-                // A database may come in several pieces: the selector is
-                // repeated, the size hint given once.
-                w.select_db(c as u64)?;
-                if !announced[c] {
-                    announced[c] = true;
-                    w.resize_db(self.sizes[c].0, self.sizes[c].1)?;
-                }
-                cur = Some(c);
-            }
-            w.raw(bytes)
-        };
-        let progress = walker.progress();
-        let mut written = 0;
-        let step = loop {
-            match walker.step(&self.srv.keyspace, &mut sink) {
-                Err(_) if self.aborted.load(Ordering::Relaxed) => return Ok(Step::Aborted),
-                Err(e) => return Err(e),
-                Ok(Step::More) => {}
-                Ok(other) => break other,
-            }
-            if self.key_delay_us > 0 {
-                // Outside any lock: the keys of this step cost their delay.
-                let now = progress.keys.load(Ordering::Relaxed);
-                let n = now - written;
-                written = now;
-                let until =
-                    Instant::now() + std::time::Duration::from_micros(self.key_delay_us * n);
-                while !self.aborted.load(Ordering::Relaxed) && Instant::now() < until {
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-            }
-        };
+        let step = write_walk(
+            &mut w,
+            walker,
+            &self.srv.keyspace,
+            &self.sizes,
+            self.key_delay_us,
+            &self.aborted,
+        )?;
         if step != Step::Done {
             return Ok(step);
         }
@@ -367,11 +336,71 @@ impl Job {
 /// Gives the save thread a lower CPU priority (nice 10) than the workers:
 /// on a busy machine the workers' requests go first, the save takes the
 /// remaining CPU (never none: the scheduler shares by weight).
-fn lower_priority() {
+pub(crate) fn lower_priority() {
     // SAFETY: `gettid` and `setpriority` take plain integers and touch no
     // memory of ours; a failure only leaves the priority unchanged.
     unsafe {
         let tid = libc::gettid();
         libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
+/// Records how the last save ended (`rdb_last_bgsave_status`); a failure
+/// makes writes answer MISCONF while `stop-writes-on-bgsave-error` is on
+/// and save points are set (`replication::refuse`).
+pub fn set_status(srv: &Shared, ok: bool) {
+    srv.last_save_ok.store(ok, Ordering::Relaxed);
+    srv.repl.save_failed.store(!ok, Ordering::Relaxed);
+    srv.repl.update_gate(&srv.settings());
+}
+
+/// Writes every record of `walker`'s snapshot after the RDB header already
+/// in `w`: database selectors (repeated when a database comes in several
+/// pieces) and size hints (once), then the records. `key_delay_us` is
+/// `rdb-key-save-delay`, slept per key outside any lock; `aborted` stops
+/// the walk ([`Step::Aborted`]). The caller writes the trailer.
+pub(crate) fn write_walk<W: io::Write>(
+    w: &mut Writer<W>,
+    walker: &mut crate::storage::snapshot::Walker,
+    ks: &crate::storage::keyspace::Keyspace,
+    sizes: &[(u64, u64)],
+    key_delay_us: u64,
+    aborted: &AtomicBool,
+) -> io::Result<Step> {
+    let mut cur: Option<usize> = None;
+    let mut announced = vec![false; sizes.len()];
+    let mut sink = |c: usize, bytes: &[u8]| -> io::Result<()> {
+        if aborted.load(Ordering::Relaxed) {
+            return Err(io::Error::other("aborted"));
+        }
+        if cur != Some(c) {
+            w.select_db(c as u64)?;
+            if !announced[c] {
+                announced[c] = true;
+                w.resize_db(sizes[c].0, sizes[c].1)?;
+            }
+            cur = Some(c);
+        }
+        w.raw(bytes)
+    };
+    let progress = walker.progress();
+    let mut written = 0;
+    loop {
+        match walker.step(ks, &mut sink) {
+            Err(_) if aborted.load(Ordering::Relaxed) => return Ok(Step::Aborted),
+            Err(e) => return Err(e),
+            Ok(Step::More) => {}
+            Ok(other) => return Ok(other),
+        }
+        if key_delay_us > 0 {
+            // Outside any lock: the keys of this step cost their delay.
+            let now = progress.keys.load(Ordering::Relaxed);
+            let n = now - written;
+            written = now;
+            let until = Instant::now() + std::time::Duration::from_micros(key_delay_us * n);
+            while !aborted.load(Ordering::Relaxed) && Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
     }
 }

@@ -116,6 +116,13 @@ pub struct Replication {
     /// When the last replica left (for `repl-backlog-ttl`), Unix ms; 0
     /// while replicas are attached.
     pub no_replicas_since: AtomicI64,
+    /// The last background save failed (`rdb_last_bgsave_status:err`):
+    /// with `stop-writes-on-bgsave-error` and save points, writes answer
+    /// MISCONF (`persist::bgsave::set_status` keeps it).
+    pub save_failed: AtomicBool,
+    /// Full-sync jobs (primary side): replicas waiting for a cut, the
+    /// producer threads.
+    pub jobs: payload::SyncJobs,
     /// Counts full and partial syncs served (INFO stats).
     pub sync_full: AtomicU64,
     pub sync_partial_ok: AtomicU64,
@@ -135,6 +142,8 @@ impl Default for Replication {
             link_gen: AtomicU64::new(0),
             apply_lock: Mutex::new(()),
             no_replicas_since: AtomicI64::new(unix_ms()),
+            save_failed: AtomicBool::new(false),
+            jobs: Default::default(),
             sync_full: AtomicU64::new(0),
             sync_partial_ok: AtomicU64::new(0),
             sync_partial_err: AtomicU64::new(0),
@@ -156,8 +165,16 @@ impl Replication {
 
     /// Recomputes the command-path gate from the role and settings.
     pub fn update_gate(&self, s: &crate::config::Settings) {
-        let on = self.is_replica() || (s.min_replicas_to_write > 0 && s.min_replicas_max_lag > 0);
+        let on = self.is_replica()
+            || (s.min_replicas_to_write > 0 && s.min_replicas_max_lag > 0)
+            || self.misconf(s);
         self.gate.store(on, Ordering::Relaxed);
+    }
+
+    /// True when writes must answer MISCONF: the last background save
+    /// failed, `stop-writes-on-bgsave-error yes` and save points are set.
+    pub fn misconf(&self, s: &crate::config::Settings) -> bool {
+        s.stop_writes_on_bgsave_error && !s.save.is_empty() && self.save_failed.load(Ordering::Relaxed)
     }
 
     /// Replicas online whose last ACK is at most `max_lag` seconds old.
@@ -204,6 +221,9 @@ impl Replication {
     }
 }
 
+/// Redis's reply to writes (and PING) after a failed background save.
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// The error a command is refused with by replication state (checked
 /// only while `Replication::gate` is set): too few good replicas for a
 /// write, a write on a read-only replica, a stale replica.
@@ -221,6 +241,9 @@ pub fn refuse(
                 .as_ref()
                 .is_some_and(|m| m.cmds.iter().any(|q| q.def.has(flags::WRITE))));
     let repl = &srv.repl;
+    if (is_write || def.name == "ping") && repl.misconf(s) {
+        return Some(MISCONF);
+    }
     if !repl.is_replica() {
         if is_write
             && s.min_replicas_to_write > 0
@@ -272,6 +295,7 @@ pub fn ensure_backlog(srv: &Shared) -> u64 {
 /// Wires replication into the server at start-up: the backlog waker, the
 /// config hooks, and `replicaof` from the configuration.
 pub fn start(srv: &Arc<Shared>) {
+    srv.repl.jobs.attach(srv);
     let weak = Arc::downgrade(srv);
     srv.keyspace.feed.set_repl_waker(Box::new(move || {
         if let Some(s) = weak.upgrade() {
@@ -283,6 +307,8 @@ pub fn start(srv: &Arc<Shared>) {
         "min-replicas-max-lag",
         "repl-backlog-size",
         "client-output-buffer-limit",
+        "save",
+        "stop-writes-on-bgsave-error",
     ] {
         let weak = Arc::downgrade(srv);
         srv.config.on_change(

@@ -169,7 +169,9 @@ pub async fn serve(
     res
 }
 
-/// `+FULLRESYNC`, the RDB, then the stream.
+/// `+FULLRESYNC`, the RDB, then the stream: the replica joins a sync job
+/// (`payload`), which takes the cut and produces the RDB on its own thread
+/// while this task sends it.
 async fn full_sync(
     sock: &mut Sock,
     srv: &Shared,
@@ -185,50 +187,57 @@ async fn full_sync(
         "Replica {}:{} asks for synchronization",
         me.ip, conf.port
     ));
-    if diskless && s.repl_diskless_sync_delay > 0 {
-        // Redis waits for more replicas to share the transfer.
-        tokio::time::sleep(Duration::from_secs(s.repl_diskless_sync_delay)).await;
-        if client.info.is_killed() {
-            return Ok(());
-        }
-    }
-    srv.repl.sync_full.fetch_add(1, Ordering::Relaxed);
-    // One point in time: every shard locked, so nothing reaches the feed
-    // while the offset is read and the dataset serialised.
-    let (rdb, off, id1) = {
-        let mut db = srv.keyspace.view_all(0);
-        let off = super::ensure_backlog(srv);
-        srv.keyspace.feed.with_backlog(|b| {
-            if let Some(b) = b {
-                b.add_reader(client.id, off);
-            }
-        });
-        // The stream to this replica starts with a SELECT.
-        srv.keyspace.feed.reset_db();
-        let rdb = payload::snapshot(srv, &mut db)?;
-        (rdb, off, srv.replid.lock().0.clone())
+    let mut rx = srv.repl.jobs.join(client.id, diskless);
+    let failed = || io::Error::other("the full sync payload could not be produced");
+    let (off, id1) = match next_msg(sock, srv, client, &mut rx).await? {
+        Some(payload::Msg::Cut { off, replid }) => (off, replid),
+        Some(_) => return Err(failed()),
+        None if client.info.is_killed() => return Ok(()),
+        None => return Err(failed()),
     };
-    log::notice(&format!(
-        "Starting BGSAVE for SYNC with target: {}",
-        if diskless { "replicas sockets" } else { "disk" }
-    ));
-    me.state.store(SEND_BULK, Ordering::Relaxed);
     let mut head = Vec::new();
     if !legacy {
         head.extend_from_slice(format!("+FULLRESYNC {id1} {off}\r\n").as_bytes());
     }
-    let mark = random_hex40();
     if diskless {
+        me.state.store(SEND_BULK, Ordering::Relaxed);
+        let mark = random_hex40();
         head.extend_from_slice(format!("$EOF:{mark}\r\n").as_bytes());
-    } else {
-        head.extend_from_slice(format!("${}\r\n", rdb.len()).as_bytes());
-    }
-    write_all(sock, &head, srv, client).await?;
-    write_all(sock, &rdb, srv, client).await?;
-    if diskless {
+        write_all(sock, &head, srv, client).await?;
+        loop {
+            match rx.recv().await {
+                Some(payload::Msg::Bytes(b)) => write_all(sock, &b, srv, client).await?,
+                Some(payload::Msg::End) => break,
+                _ if client.info.is_killed() => return Ok(()),
+                _ => return Err(failed()),
+            }
+        }
         write_all(sock, mark.as_bytes(), srv, client).await?;
+    } else {
+        if !legacy {
+            write_all(sock, &head, srv, client).await?;
+        }
+        let rdb = match next_msg(sock, srv, client, &mut rx).await? {
+            Some(payload::Msg::File(f)) => f,
+            None if client.info.is_killed() => return Ok(()),
+            _ => return Err(failed()),
+        };
+        me.state.store(SEND_BULK, Ordering::Relaxed);
+        write_all(sock, format!("${}\r\n", rdb.len).as_bytes(), srv, client).await?;
+        let mut file = std::fs::File::open(&rdb.path)?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut left = rdb.len;
+        while left > 0 {
+            let n = std::io::Read::read(&mut file, &mut buf)?;
+            if n == 0 {
+                return Err(failed());
+            }
+            let n = n.min(left as usize);
+            write_all(sock, &buf[..n], srv, client).await?;
+            left -= n as u64;
+        }
     }
-    drop(rdb);
+    drop(rx);
     log::notice(&format!(
         "Synchronization with replica {}:{} succeeded",
         me.ip, conf.port
@@ -236,6 +245,32 @@ async fn full_sync(
     me.state.store(ONLINE, Ordering::Relaxed);
     me.ack_ms.store(unix_ms(), Ordering::Relaxed);
     stream(sock, srv, client, me, off, rbuf).await
+}
+
+/// Waits for the sync job's next message; meanwhile sends a newline a
+/// second (Redis's keepalive before the payload) and watches for CLIENT
+/// KILL (`None`, as when the job ended without a message).
+async fn next_msg(
+    sock: &Sock,
+    srv: &Shared,
+    client: &Client,
+    rx: &mut tokio::sync::mpsc::Receiver<payload::Msg>,
+) -> io::Result<Option<payload::Msg>> {
+    let mut ticks = 0u32;
+    loop {
+        tokio::select! {
+            m = rx.recv() => return Ok(m),
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                if client.info.is_killed() {
+                    return Ok(None);
+                }
+                ticks += 1;
+                if ticks.is_multiple_of(10) {
+                    write_all(sock, b"\n", srv, client).await?;
+                }
+            }
+        }
+    }
 }
 
 /// Sends the backlog from `pos` on, forever; reads ACKs meanwhile.
