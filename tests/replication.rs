@@ -355,3 +355,206 @@ fn failover_keeps_every_write_wait_confirmed() {
     assert_eq!(field(&ib, "role").as_deref(), Some("master"));
     assert!(field(&ib, "second_repl_offset").is_some_and(|v| v != "-1"));
 }
+
+/// Fills `s` with `n` string keys (pipelined MSETs), some with a TTL, plus
+/// a few hashes, lists and sorted sets.
+fn fill(s: &Server, n: usize) {
+    let mut c = s.client();
+    let mut p = redis::pipe();
+    for base in (0..n).step_by(1000) {
+        let mut cmd = redis::cmd("MSET");
+        for i in base..(base + 1000).min(n) {
+            cmd.arg(format!("big:{i}")).arg(format!("value-{i}"));
+        }
+        p.add_command(cmd).ignore();
+        p.cmd("HSET")
+            .arg(format!("bh:{base}"))
+            .arg("f")
+            .arg(base)
+            .arg("g")
+            .arg("x")
+            .ignore();
+        p.cmd("RPUSH").arg(format!("bl:{base}")).arg(1).arg(2).ignore();
+        p.cmd("ZADD").arg("bz").arg(base).arg(base).ignore();
+        p.cmd("EXPIRE").arg(format!("big:{base}")).arg(100_000).ignore();
+    }
+    p.query::<()>(&mut c).unwrap();
+}
+
+/// Writes over existing and new keys, databases 0 and 2, until `stop`;
+/// returns how many commands ran.
+fn writer(s: &Server, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u64 {
+    let mut c = s.client();
+    let mut n = 0u64;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let i = (n * 7919) % 200_000;
+        redis::pipe()
+            .cmd("APPEND")
+            .arg(format!("big:{i}"))
+            .arg("+")
+            .ignore()
+            .cmd("SET")
+            .arg(format!("new:{n}"))
+            .arg(n)
+            .ignore()
+            .cmd("DEL")
+            .arg(format!("big:{}", (i + 1) % 200_000))
+            .ignore()
+            .cmd("HSET")
+            .arg(format!("bh:{}", (n % 200) * 1000))
+            .arg(format!("w{n}"))
+            .arg(n)
+            .ignore()
+            .cmd("SELECT")
+            .arg(2)
+            .ignore()
+            .cmd("LPUSH")
+            .arg("db2list")
+            .arg(n)
+            .ignore()
+            .cmd("SELECT")
+            .arg(0)
+            .ignore()
+            .query::<()>(&mut c)
+            .unwrap();
+        n += 7;
+    }
+    n
+}
+
+/// The worst PING round trip until `stop`.
+fn pinger(s: &Server, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Duration {
+    let mut c = s.client();
+    let mut worst = Duration::ZERO;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let t = Instant::now();
+        let _: String = redis::cmd("PING").query(&mut c).unwrap();
+        worst = worst.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    worst
+}
+
+/// A full sync of 200k keys while clients write: the replica (redis-server)
+/// ends identical to the primary, and PINGs are answered promptly
+/// throughout (the RDB is produced from the snapshot, not under the locks).
+fn full_sync_under_writes(extra: &[&str]) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut args = vec!["--repl-diskless-sync-delay", "0"];
+    args.extend_from_slice(extra);
+    let Some(primary) = Server::start(&args) else {
+        return;
+    };
+    fill(&primary, 200_000);
+    let stop = Arc::new(AtomicBool::new(false));
+    let primary = Arc::new(primary);
+    let w = {
+        let (p, s) = (primary.clone(), stop.clone());
+        std::thread::spawn(move || writer(&p, s))
+    };
+    let pg = {
+        let (p, s) = (primary.clone(), stop.clone());
+        std::thread::spawn(move || pinger(&p, s))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let port = primary.port().to_string();
+    let Some(replica) = Oracle::start_with(&["--replicaof", "127.0.0.1", &port]) else {
+        stop.store(true, Ordering::Relaxed);
+        return;
+    };
+    let mut r = replica.client();
+    wait_for(120, "the replica's link to come up", || {
+        field(&info(&mut r, "replication"), "master_link_status").as_deref() == Some("up")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let writes = w.join().unwrap();
+    let worst = pg.join().unwrap();
+    caught_up(&primary, &replica);
+    assert!(writes > 0);
+    let log = primary.log_text();
+    assert!(log.contains("Starting BGSAVE for SYNC"), "{log}");
+    let (a, b) = (dump(&primary), dump(&replica));
+    assert!(a.len() > 1_000_000);
+    assert!(a == b, "the replica differs from the primary");
+    eprintln!("{extra:?}: {writes} writes during the sync, worst PING {worst:?}");
+    assert!(
+        worst < Duration::from_millis(250),
+        "PING took {worst:?} during the full sync"
+    );
+}
+
+#[test]
+fn full_sync_under_writes_diskless() {
+    full_sync_under_writes(&[]);
+}
+
+#[test]
+fn full_sync_under_writes_disk() {
+    full_sync_under_writes(&["--repl-diskless-sync", "no"]);
+}
+
+/// Replicas arriving within `repl-diskless-sync-delay` share one snapshot
+/// and transfer; a replica asking while a BGSAVE runs waits for it, then
+/// gets its own snapshot.
+#[test]
+fn replicas_share_a_transfer_and_wait_for_bgsave() {
+    let Some(primary) = Server::start(&["--repl-diskless-sync-delay", "1"]) else {
+        return;
+    };
+    write_load(&primary, 0);
+    let port = primary.port().to_string();
+    let Some(r1) = Oracle::start_with(&["--replicaof", "127.0.0.1", &port]) else {
+        return;
+    };
+    let Some(r2) = Oracle::start_with(&["--replicaof", "127.0.0.1", &port]) else {
+        return;
+    };
+    link_up(&r1);
+    link_up(&r2);
+    write_load(&primary, 1);
+    caught_up(&primary, &r1);
+    caught_up(&primary, &r2);
+    let want = dump(&primary);
+    assert_eq!(want, dump(&r1));
+    assert_eq!(want, dump(&r2));
+    let log = primary.log_text();
+    assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
+    let mut p = primary.client();
+    let stats = info(&mut p, "stats");
+    assert_eq!(field(&stats, "sync_full").as_deref(), Some("2"), "{stats}");
+    // A slow BGSAVE (about 1 s), then a third replica: it waits.
+    fill(&primary, 2000);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("rdb-key-save-delay")
+        .arg(400)
+        .query(&mut p)
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("repl-diskless-sync-delay")
+        .arg(0)
+        .query(&mut p)
+        .unwrap();
+    let r: String = redis::cmd("BGSAVE").query(&mut p).unwrap();
+    assert_eq!(r, "Background saving started");
+    let Some(r3) = Oracle::start_with(&["--replicaof", "127.0.0.1", &port]) else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let i = info(&mut p, "replication");
+    assert!(
+        i.contains("state=wait_bgsave"),
+        "the third replica waits for the BGSAVE: {i}"
+    );
+    let _: () = redis::cmd("SET").arg("during").arg("save").query(&mut p).unwrap();
+    link_up(&r3);
+    let pi = info(&mut p, "persistence");
+    assert_eq!(field(&pi, "rdb_bgsave_in_progress").as_deref(), Some("0"));
+    assert_eq!(field(&pi, "rdb_last_bgsave_status").as_deref(), Some("ok"));
+    write_load(&primary, 2);
+    caught_up(&primary, &r3);
+    assert_eq!(dump(&primary), dump(&r3));
+}

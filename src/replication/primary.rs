@@ -213,6 +213,30 @@ async fn full_sync(
             }
         }
         write_all(sock, mark.as_bytes(), srv, client).await?;
+        drop(rx);
+        // The replica finds the end of the payload in the last bytes it
+        // read: nothing may follow the mark until it acknowledges having
+        // loaded it (Redis's `repl_start_cmd_stream_on_ack`).
+        me.state.store(ONLINE, Ordering::Relaxed);
+        let mut parser = RequestParser::new();
+        me.ack_ms.store(0, Ordering::Relaxed);
+        while me.ack_ms.load(Ordering::Relaxed) == 0 {
+            tokio::select! {
+                r = sock.read_buf(rbuf) => match r {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => {
+                        srv.workers[client.worker].net_input.add(n as u64);
+                        read_acks(srv, rbuf, &mut parser, me);
+                    }
+                    Err(e) => return Err(e),
+                },
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                    if client.info.is_killed() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
     } else {
         if !legacy {
             write_all(sock, &head, srv, client).await?;
@@ -236,8 +260,8 @@ async fn full_sync(
             write_all(sock, &buf[..n], srv, client).await?;
             left -= n as u64;
         }
+        drop(rx);
     }
-    drop(rx);
     log::notice(&format!(
         "Synchronization with replica {}:{} succeeded",
         me.ip, conf.port
