@@ -418,3 +418,186 @@ fn save_points_use_bgsave() {
     assert_eq!(info_field(&mut c, "rdb_changes_since_last_save"), "0");
     check_rdb(&ember.dir().join("dump.rdb"));
 }
+
+fn wait_field(c: &mut redis::Connection, name: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while info_field(c, name) != want {
+        let info: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+        assert!(
+            Instant::now() < deadline,
+            "{name} never became {want}:\n{info}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// BGREWRITEAOF during a BGSAVE (or inside EXEC) is scheduled and run when
+/// the save ends; BGSAVE during a rewrite is refused or scheduled: the same
+/// replies and INFO fields as redis-server.
+#[test]
+fn bgrewriteaof_and_bgsave_schedule_each_other_as_redis() {
+    let args = ["--rdb-key-save-delay", "2000"];
+    let Some(ember) = common::Server::start(&args) else {
+        return;
+    };
+    let Some(redis) = common::Oracle::start_with(&args) else {
+        return;
+    };
+    let mut transcripts = Vec::new();
+    for s in [&redis, &ember] {
+        let mut c = s.client();
+        fill(&mut c, "k", 400);
+        let mut raw = s.raw();
+        let mut t: Vec<Vec<u8>> = vec![
+            raw.cmd(&[b"BGSAVE"]),
+            raw.cmd(&[b"BGREWRITEAOF"]),
+            raw.cmd(&[b"BGREWRITEAOF"]),
+            info_field(&mut c, "aof_rewrite_scheduled").into_bytes(),
+            info_field(&mut c, "aof_rewrite_in_progress").into_bytes(),
+        ];
+        wait_bgsave(&mut c);
+        // The scheduled rewrite runs once the save is over.
+        wait_field(&mut c, "aof_rewrites", "1");
+        wait_field(&mut c, "aof_rewrite_in_progress", "0");
+        t.push(info_field(&mut c, "aof_rewrite_scheduled").into_bytes());
+        t.push(info_field(&mut c, "aof_last_bgrewrite_status").into_bytes());
+        // Inside EXEC: scheduled, then run by the cron.
+        t.push(raw.cmd(&[b"MULTI"]));
+        t.push(raw.cmd(&[b"BGREWRITEAOF"]));
+        t.push(raw.cmd(&[b"EXEC"]));
+        wait_field(&mut c, "aof_rewrites", "2");
+        wait_field(&mut c, "aof_rewrite_in_progress", "0");
+        t.push(info_field(&mut c, "aof_rewrite_scheduled").into_bytes());
+        t.push(info_field(&mut c, "aof_last_bgrewrite_status").into_bytes());
+        transcripts.push(t);
+    }
+    let show = |t: &Vec<Vec<u8>>| {
+        t.iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(show(&transcripts[1]), show(&transcripts[0]));
+}
+
+/// BGSAVE while an AOF rewrite runs: refused, or scheduled with SCHEDULE
+/// and run after it (Redis's texts; redis-server's rewrite ignores
+/// `rdb-key-save-delay`, so only Ember's can be made slow enough here).
+#[test]
+fn bgsave_during_an_aof_rewrite() {
+    let Some(ember) = common::Server::start(&["--rdb-key-save-delay", "2000"]) else {
+        return;
+    };
+    let mut c = ember.client();
+    fill(&mut c, "k", 400);
+    let mut raw = ember.raw();
+    assert_eq!(
+        raw.cmd(&[b"BGREWRITEAOF"]),
+        b"+Background append only file rewriting started\r\n"
+    );
+    assert_eq!(info_field(&mut c, "aof_rewrite_in_progress"), "1");
+    assert_eq!(
+        raw.cmd(&[b"BGREWRITEAOF"]),
+        b"-ERR Background append only file rewriting already in progress\r\n"
+    );
+    assert_eq!(
+        raw.cmd(&[b"BGSAVE"]),
+        &b"-ERR Another child process is active (AOF?): can't BGSAVE right now. \
+           Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.\r\n"[..]
+    );
+    assert_eq!(
+        raw.cmd(&[b"BGSAVE", b"SCHEDULE"]),
+        b"+Background saving scheduled\r\n"
+    );
+    assert_eq!(info_field(&mut c, "rdb_bgsave_in_progress"), "0");
+    wait_field(&mut c, "aof_rewrite_in_progress", "0");
+    wait_field(&mut c, "rdb_saves", "1");
+    wait_bgsave(&mut c);
+    assert_eq!(info_field(&mut c, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+}
+
+/// `stop-writes-on-bgsave-error yes`: after a failed BGSAVE (the file's
+/// name taken by a directory, so the rename fails even for root), writes
+/// and PING answer MISCONF until a save succeeds; a failed SAVE does not
+/// count; turning the option or the save points off lifts it. Same
+/// replies as redis-server.
+#[test]
+fn misconf_after_a_failed_bgsave_as_redis() {
+    let args = ["--save", "3600 1"];
+    let Some(ember) = common::Server::start(&args) else {
+        return;
+    };
+    let Some(redis) = common::Oracle::start_with(&args) else {
+        return;
+    };
+    let mut transcripts = Vec::new();
+    for s in [&redis, &ember] {
+        let mut c = s.client();
+        let mut raw = s.raw();
+        let blocker = s.dir().join("dump.rdb");
+        let _ = std::fs::remove_file(&blocker);
+        std::fs::create_dir(&blocker).unwrap();
+        let mut t: Vec<Vec<u8>> = vec![raw.cmd(&[b"SET", b"a", b"1"]), raw.cmd(&[b"BGSAVE"])];
+        wait_bgsave(&mut c);
+        t.push(info_field(&mut c, "rdb_last_bgsave_status").into_bytes());
+        for cmd in [
+            &[&b"SET"[..], b"b", b"2"][..],
+            &[b"PING"],
+            &[b"GET", b"a"],
+            &[b"DEL", b"a"],
+            &[b"MULTI"],
+            &[b"SET", b"x", b"1"],
+            &[b"EXEC"],
+            &[b"MULTI"],
+            &[b"GET", b"a"],
+            &[b"EXEC"],
+            &[b"CONFIG", b"SET", b"stop-writes-on-bgsave-error", b"no"],
+            &[b"SET", b"b", b"3"],
+            &[b"CONFIG", b"SET", b"stop-writes-on-bgsave-error", b"yes"],
+            &[b"INCR", b"n"],
+            &[b"CONFIG", b"SET", b"save", b""],
+            &[b"INCR", b"n"],
+            &[b"CONFIG", b"SET", b"save", b"3600 1"],
+            &[b"INCR", b"n"],
+            // A failed SAVE changes nothing; a successful one lifts it.
+            &[b"SAVE"],
+            &[b"INCR", b"n"],
+        ] {
+            t.push(raw.cmd(cmd));
+        }
+        std::fs::remove_dir(&blocker).unwrap();
+        t.push(raw.cmd(&[b"SAVE"]));
+        t.push(raw.cmd(&[b"INCR", b"n"]));
+        t.push(info_field(&mut c, "rdb_last_bgsave_status").into_bytes());
+        // A failed SAVE leaves the status as it was.
+        std::fs::remove_file(&blocker).unwrap();
+        std::fs::create_dir(&blocker).unwrap();
+        t.push(raw.cmd(&[b"SAVE"]));
+        t.push(info_field(&mut c, "rdb_last_bgsave_status").into_bytes());
+        t.push(raw.cmd(&[b"INCR", b"n"]));
+        // A failing BGSAVE then a good one.
+        t.push(raw.cmd(&[b"BGSAVE"]));
+        wait_bgsave(&mut c);
+        t.push(raw.cmd(&[b"INCR", b"n"]));
+        std::fs::remove_dir(&blocker).unwrap();
+        t.push(raw.cmd(&[b"BGSAVE"]));
+        wait_bgsave(&mut c);
+        t.push(raw.cmd(&[b"INCR", b"n"]));
+        let errs: String = redis::cmd("INFO").arg("errorstats").query(&mut c).unwrap();
+        t.push(
+            errs.lines()
+                .find(|l| l.starts_with("errorstat_MISCONF"))
+                .unwrap_or("none")
+                .trim()
+                .as_bytes()
+                .to_vec(),
+        );
+        transcripts.push(t);
+    }
+    let show = |t: &Vec<Vec<u8>>| {
+        t.iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(show(&transcripts[1]), show(&transcripts[0]));
+}

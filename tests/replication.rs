@@ -374,9 +374,16 @@ fn fill(s: &Server, n: usize) {
             .arg("g")
             .arg("x")
             .ignore();
-        p.cmd("RPUSH").arg(format!("bl:{base}")).arg(1).arg(2).ignore();
+        p.cmd("RPUSH")
+            .arg(format!("bl:{base}"))
+            .arg(1)
+            .arg(2)
+            .ignore();
         p.cmd("ZADD").arg("bz").arg(base).arg(base).ignore();
-        p.cmd("EXPIRE").arg(format!("big:{base}")).arg(100_000).ignore();
+        p.cmd("EXPIRE")
+            .arg(format!("big:{base}"))
+            .arg(100_000)
+            .ignore();
     }
     p.query::<()>(&mut c).unwrap();
 }
@@ -549,7 +556,11 @@ fn replicas_share_a_transfer_and_wait_for_bgsave() {
         i.contains("state=wait_bgsave"),
         "the third replica waits for the BGSAVE: {i}"
     );
-    let _: () = redis::cmd("SET").arg("during").arg("save").query(&mut p).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("during")
+        .arg("save")
+        .query(&mut p)
+        .unwrap();
     link_up(&r3);
     let pi = info(&mut p, "persistence");
     assert_eq!(field(&pi, "rdb_bgsave_in_progress").as_deref(), Some("0"));

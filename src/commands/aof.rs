@@ -19,10 +19,14 @@ pub const COMMANDS: &[CommandDef] = &[CommandDef {
 /// BGREWRITEAOF: a new base from the dataset and a new incremental file,
 /// on a background thread (see `persist::aof`).
 fn bgrewriteaof(ctx: &mut Ctx, _args: &Args) {
-    match ctx.srv.aof.bgrewrite() {
-        Ok(()) => ctx
+    use crate::persist::aof::Rewrite;
+    match ctx.srv.aof.bgrewrite(ctx.client.in_exec) {
+        Ok(Rewrite::Started) => ctx
             .out
             .simple(b"Background append only file rewriting started"),
+        Ok(Rewrite::Scheduled) => ctx
+            .out
+            .simple(b"Background append only file rewriting scheduled"),
         Err(e) => ctx.out.err(e),
     }
 }

@@ -174,7 +174,9 @@ impl Replication {
     /// True when writes must answer MISCONF: the last background save
     /// failed, `stop-writes-on-bgsave-error yes` and save points are set.
     pub fn misconf(&self, s: &crate::config::Settings) -> bool {
-        s.stop_writes_on_bgsave_error && !s.save.is_empty() && self.save_failed.load(Ordering::Relaxed)
+        s.stop_writes_on_bgsave_error
+            && !s.save.is_empty()
+            && self.save_failed.load(Ordering::Relaxed)
     }
 
     /// Replicas online whose last ACK is at most `max_lag` seconds old.

@@ -150,7 +150,9 @@ fn produce(srv: Arc<Shared>, diskless: bool, n: u64) {
                 let Ok((walker, cut)) = db.begin_snapshot(encoder) else {
                     // Not expected (checked under the same locks): wait.
                     let mut p = jobs.pending.lock();
-                    p[diskless as usize].get_or_insert_with(Vec::new).append(&mut members);
+                    p[diskless as usize]
+                        .get_or_insert_with(Vec::new)
+                        .append(&mut members);
                     drop(p);
                     drop(db);
                     std::thread::sleep(Duration::from_millis(10));
@@ -203,7 +205,11 @@ fn produce(srv: Arc<Shared>, diskless: bool, n: u64) {
         };
         let mut w = Writer::new(out, compress, checksum);
         (|| {
-            snapshot::write_header(&mut w, crate::commands::server::info::memory_in_use(), false)?;
+            snapshot::write_header(
+                &mut w,
+                crate::commands::server::info::memory_in_use(),
+                false,
+            )?;
             let step = write_walk(&mut w, &mut walker, &srv.keyspace, &sizes, delay_us, &never)?;
             if step == Step::Done {
                 let mut out = w.finish()?;
@@ -216,8 +222,16 @@ fn produce(srv: Arc<Shared>, diskless: bool, n: u64) {
         let path = PathBuf::from(format!("temp-{}-repl-{n}.rdb", std::process::id()));
         let written = (|| {
             let file = std::fs::File::create(&path)?;
-            let mut w = Writer::new(io::BufWriter::with_capacity(1 << 20, file), compress, checksum);
-            snapshot::write_header(&mut w, crate::commands::server::info::memory_in_use(), false)?;
+            let mut w = Writer::new(
+                io::BufWriter::with_capacity(1 << 20, file),
+                compress,
+                checksum,
+            );
+            snapshot::write_header(
+                &mut w,
+                crate::commands::server::info::memory_in_use(),
+                false,
+            )?;
             let step = write_walk(&mut w, &mut walker, &srv.keyspace, &sizes, delay_us, &never)?;
             if step == Step::Done {
                 let file = w.finish()?.into_inner().map_err(|e| e.into_error())?;

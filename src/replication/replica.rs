@@ -335,7 +335,7 @@ fn full_sync(
     srv.repl.disconnect_replicas();
     log::notice("MASTER <-> REPLICA sync: Finished with success");
     if srv.aof.enabled() {
-        let _ = srv.aof.bgrewrite();
+        let _ = srv.aof.bgrewrite(false);
     }
     Ok(())
 }

@@ -118,18 +118,17 @@ fn write_base_from(
             crate::commands::server::info::memory_in_use(),
             true,
         )?;
-        let mut announced = vec![false; sizes.len()];
-        step = walker.run(&srv.keyspace, &mut |c, bytes| {
-            if cur != Some(c) {
-                w.select_db(c as u64)?;
-                if !announced[c] {
-                    announced[c] = true;
-                    w.resize_db(sizes[c].0, sizes[c].1)?;
-                }
-                cur = Some(c);
-            }
-            w.raw(bytes)
-        });
+        // `rdb-key-save-delay` slows the rewrite too, as in Redis (tests).
+        let delay = st.rdb_key_save_delay.max(0) as u64;
+        let never = std::sync::atomic::AtomicBool::new(false);
+        step = crate::persist::bgsave::write_walk(
+            &mut w,
+            &mut walker,
+            &srv.keyspace,
+            &sizes,
+            delay,
+            &never,
+        );
         w.finish()?
     } else {
         let mut out = out;
@@ -156,6 +155,19 @@ fn write_base_from(
         }
     }
     out.into_inner().map_err(|e| e.into_error())
+}
+
+/// What BGREWRITEAOF did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rewrite {
+    Started,
+    Scheduled,
+}
+
+/// True while a BGSAVE or a replica's full sync produces a snapshot (what
+/// Redis counts as another active child for the AOF rewrite).
+fn other_snapshot(srv: &Shared) -> bool {
+    srv.bgsave.in_progress() || srv.repl.jobs.active()
 }
 
 /// What a rewrite or start needs from the configuration.
@@ -234,6 +246,10 @@ pub struct Aof {
     // INFO persistence.
     enabled: AtomicBool,
     rewriting: AtomicBool,
+    /// A rewrite asked for while a BGSAVE or a replica's full sync walked
+    /// a snapshot (or inside EXEC): the cron starts it once none does
+    /// (`aof_rewrite_scheduled`).
+    scheduled: AtomicBool,
     rewrite_started: Mutex<Option<Instant>>,
     last_rewrite_secs: AtomicI64,
     last_rewrite_ok: AtomicBool,
@@ -273,6 +289,7 @@ impl Default for Aof {
             threads_started: AtomicBool::new(false),
             enabled: AtomicBool::new(false),
             rewriting: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
             rewrite_started: Mutex::new(None),
             last_rewrite_secs: AtomicI64::new(-1),
             last_rewrite_ok: AtomicBool::new(true),
@@ -810,15 +827,24 @@ impl Aof {
         );
     }
 
-    /// BGREWRITEAOF: starts a rewrite on its own thread. The error is
-    /// Redis's reply text.
-    pub fn bgrewrite(self: &Arc<Self>) -> Result<(), &'static str> {
+    /// BGREWRITEAOF: starts a rewrite on its own thread, or schedules it
+    /// (`in_exec`, or while a BGSAVE or a full sync walks a snapshot, as
+    /// Redis does while another child runs). The error is Redis's reply
+    /// text.
+    pub fn bgrewrite(self: &Arc<Self>, in_exec: bool) -> Result<Rewrite, &'static str> {
         let srv = self
             .server
             .get()
             .and_then(|w| w.upgrade())
             .ok_or("ERR the server is not running")?;
         let srv = &srv;
+        if self.rewrite_in_progress() {
+            return Err("ERR Background append only file rewriting already in progress");
+        }
+        if in_exec || other_snapshot(srv) {
+            self.scheduled.store(true, Ordering::SeqCst);
+            return Ok(Rewrite::Scheduled);
+        }
         let params = {
             let f = self.files.lock();
             if self.enabled() {
@@ -832,7 +858,9 @@ impl Aof {
             std::fs::create_dir_all(&params.dir)
                 .map_err(|_| "ERR Can't open or create append-only dir")?;
         }
-        self.start_rewrite(srv, params)
+        self.start_rewrite(srv, params)?;
+        self.scheduled.store(false, Ordering::SeqCst);
+        Ok(Rewrite::Started)
     }
 
     fn start_rewrite(
@@ -844,6 +872,8 @@ impl Aof {
             return Err("ERR Background append only file rewriting already in progress");
         }
         *self.rewrite_started.lock() = Some(Instant::now());
+        // `aof_rewrites` counts rewrites started, as Redis's.
+        self.rewrites.fetch_add(1, Ordering::Relaxed);
         let (me, s) = (self.clone(), srv.clone());
         let spawned = std::thread::Builder::new()
             .name("ember-aof-rewrite".into())
@@ -860,7 +890,6 @@ impl Aof {
                     .store(start.elapsed().as_secs() as i64, Ordering::Relaxed);
                 me.last_rewrite_ok.store(ok, Ordering::Relaxed);
                 if ok {
-                    me.rewrites.fetch_add(1, Ordering::Relaxed);
                     me.rewrite_failures.store(0, Ordering::Relaxed);
                     log::notice("Background AOF rewrite finished successfully");
                 } else {
@@ -991,11 +1020,22 @@ impl Aof {
         Ok(())
     }
 
-    /// Cron: starts the automatic rewrite when the AOF grew past
+    /// Cron: starts a scheduled rewrite once no other snapshot is being
+    /// written, and the automatic rewrite when the AOF grew past
     /// `auto-aof-rewrite-percentage` of its size after the last rewrite
     /// (and is over `auto-aof-rewrite-min-size`).
     pub fn cron(self: &Arc<Self>, s: &Settings) {
-        if !self.enabled() || self.rewrite_in_progress() || s.auto_aof_rewrite_percentage == 0 {
+        let Some(srv) = self.server.get().and_then(|w| w.upgrade()) else {
+            return;
+        };
+        if self.rewrite_in_progress() || other_snapshot(&srv) {
+            return;
+        }
+        if self.scheduled.load(Ordering::SeqCst) {
+            let _ = self.bgrewrite(false);
+            return;
+        }
+        if !self.enabled() || s.auto_aof_rewrite_percentage == 0 {
             return;
         }
         let cur = self.current_size();
@@ -1008,7 +1048,7 @@ impl Aof {
             log::notice(&format!(
                 "Starting automatic rewriting of AOF on {growth}% growth"
             ));
-            let _ = self.bgrewrite();
+            let _ = self.bgrewrite(false);
         }
     }
 
@@ -1033,7 +1073,10 @@ impl Aof {
                 "aof_rewrite_in_progress",
                 (self.rewrite_in_progress() as u8).to_string(),
             ),
-            ("aof_rewrite_scheduled", "0".into()),
+            (
+                "aof_rewrite_scheduled",
+                (self.scheduled.load(Ordering::Relaxed) as u8).to_string(),
+            ),
             (
                 "aof_last_rewrite_time_sec",
                 self.last_rewrite_secs.load(Ordering::Relaxed).to_string(),
