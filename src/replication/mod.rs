@@ -5,8 +5,9 @@
 //!   hands its connection over to a sender task: `+CONTINUE` and the stream
 //!   from the backlog when the replica's replid/offset allow it (PSYNC2:
 //!   our current id, or our previous one up to `second_repl_offset`),
-//!   otherwise `+FULLRESYNC <replid> <offset>`, an RDB of the dataset taken
-//!   at exactly that offset, then the stream. The stream is the feed's
+//!   otherwise `+FULLRESYNC <replid> <offset>`, an RDB of the dataset at
+//!   exactly that offset (a snapshot walked by a sync job, `payload.rs`,
+//!   shared by replicas arriving together), then the stream. The stream is the feed's
 //!   replication output (`storage::feed`, tee on): every replica reads the
 //!   one backlog at its own position, and ACKs its offset once a second.
 //! - **Replica** (`replica.rs`): a thread per link to the primary does the

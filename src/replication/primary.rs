@@ -1,9 +1,11 @@
 //! The primary's side of one replica: after its PSYNC (or SYNC) the
 //! connection stops running commands and becomes a sender. It answers
-//! `+CONTINUE` (partial resync from the backlog) or `+FULLRESYNC`, sends the
-//! RDB payload (`$<len>` or, diskless to a replica with `capa eof`, the
-//! `$EOF:<mark>` form), then streams the backlog from the replica's
-//! position as it grows, reading `REPLCONF ACK <offset>` in between.
+//! `+CONTINUE` (partial resync from the backlog) or joins a sync job
+//! (`payload`) and, once the job has taken its cut, `+FULLRESYNC` and the
+//! RDB payload the job produces (`$<len>` or, diskless to a replica with
+//! `capa eof`, the `$EOF:<mark>` form), then streams the backlog from the
+//! replica's position as it grows, reading `REPLCONF ACK <offset>` in
+//! between.
 
 use super::{Attached, ONLINE, ReplConf, SEND_BULK, WAIT_BGSAVE, payload};
 use crate::commands::Args;

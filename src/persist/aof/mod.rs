@@ -17,9 +17,12 @@
 //!   yes`) runs on its own thread. It takes a consistent view by locking
 //!   every shard, which stops all writers and so fixes the cut point in the
 //!   feed: what came before goes to the old incremental file, a new one is
-//!   opened (and recorded in the manifest) for what comes after, and the
-//!   dataset is serialised as the new base while the locks are still held
-//!   (clients wait for that long; see `rewrite.rs`). The manifest then
+//!   opened (and recorded in the manifest) for what comes after, and a
+//!   snapshot (`storage::snapshot`) is started; the base is written from
+//!   it after the locks are released (under them only if another snapshot
+//!   slipped in; see `rewrite.rs`). A BGREWRITEAOF while a BGSAVE or a
+//!   replica's full sync walks a snapshot is scheduled for the cron
+//!   instead, as Redis does while another child runs. The manifest then
 //!   switches to the new base and increment atomically (temp file, fsync,
 //!   rename) and the old files are deleted.
 
