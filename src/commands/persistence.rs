@@ -131,7 +131,7 @@ pub fn cron_save_points(srv: &Shared) {
 }
 
 fn save(ctx: &mut Ctx, _args: &Args) {
-    if ctx.srv.bgsave.in_progress() {
+    if ctx.srv.bgsave.in_progress() || ctx.srv.repl.jobs.active() {
         return ctx.out.err("ERR Background save already in progress");
     }
     match save_locked(ctx.srv, ctx.db) {

@@ -306,6 +306,8 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 "rdb_changes_since_last_save",
                 srv.dirty.load(Ordering::Relaxed)
             );
+            // A replica's full sync counts, as Redis's replication child.
+            let bg_running = bg_running.max(srv.repl.jobs.active() as u8);
             field!(out, "rdb_bgsave_in_progress", bg_running);
             field!(
                 out,
