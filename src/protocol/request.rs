@@ -216,7 +216,20 @@ impl RequestParser {
 /// error).
 #[inline]
 fn find_line_end(byte: u8, buf: &[u8]) -> Option<usize> {
-    match memchr::memchr2(byte, 0, buf) {
+    // Count lines (`*3`, `$16`) are a few bytes: a plain scan of the
+    // first ones beats setting up a vectorised search.
+    for (i, &c) in buf.iter().take(16).enumerate() {
+        if c == byte {
+            return Some(i);
+        }
+        if c == 0 {
+            return None;
+        }
+    }
+    if buf.len() <= 16 {
+        return None;
+    }
+    match memchr::memchr2(byte, 0, &buf[16..]).map(|i| i + 16) {
         Some(i) if buf[i] == byte => Some(i),
         _ => None,
     }

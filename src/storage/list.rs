@@ -79,6 +79,24 @@ fn entry_len(n: usize) -> usize {
     n + 2 * varint_len(n)
 }
 
+/// Writes the encoding of `data` into `dst` (exactly `entry_len` bytes).
+fn write_entry(dst: &mut [u8], data: &[u8]) {
+    let mut n = data.len();
+    let mut k = 0;
+    while n >= 0x80 {
+        dst[k] = (n as u8) | 0x80;
+        n >>= 7;
+        k += 1;
+    }
+    dst[k] = n as u8;
+    k += 1;
+    let (head, rest) = dst.split_at_mut(k);
+    rest[..data.len()].copy_from_slice(data);
+    for (d, s) in rest[data.len()..].iter_mut().zip(head.iter().rev()) {
+        *d = *s;
+    }
+}
+
 fn put_entry(buf: &mut Vec<u8>, data: &[u8]) {
     let mut v = [0u8; 10];
     let mut k = 0;
@@ -98,6 +116,13 @@ fn put_entry(buf: &mut Vec<u8>, data: &[u8]) {
 /// Reads the element starting at `pos`; returns (data range, next pos).
 #[inline]
 fn read_fwd(buf: &[u8], pos: usize) -> (usize, usize, usize) {
+    let b = buf[pos];
+    if b < 0x80 {
+        // An element shorter than 128 bytes: one length byte each side.
+        let s = pos + 1;
+        let e = s + b as usize;
+        return (s, e, e + 1);
+    }
     let mut p = pos;
     let mut n = 0usize;
     let mut shift = 0;
@@ -188,9 +213,12 @@ impl Node {
         } else {
             self.offset(i)
         };
-        let mut enc = Vec::with_capacity(entry_len(data.len()));
-        put_entry(&mut enc, data);
-        self.buf.splice(at..at, enc);
+        // Open a gap and encode in place (no temporary buffer).
+        let k = entry_len(data.len());
+        let old = self.buf.len();
+        self.buf.resize(old + k, 0);
+        self.buf.copy_within(at..old, at + k);
+        write_entry(&mut self.buf[at..at + k], data);
         self.count += 1;
     }
 
@@ -201,6 +229,24 @@ impl Node {
         self.buf.drain(at..next);
         self.count -= 1;
         v
+    }
+
+    /// Passes the first element to `f`, then removes it.
+    fn pop_front_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let (s, e, next) = read_fwd(&self.buf, 0);
+        let r = f(&self.buf[s..e]);
+        self.buf.drain(..next);
+        self.count -= 1;
+        r
+    }
+
+    /// Passes the last element to `f`, then removes it.
+    fn pop_back_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
+        let (start, s, e) = read_back(&self.buf, self.buf.len());
+        let r = f(&self.buf[s..e]);
+        self.buf.truncate(start);
+        self.count -= 1;
+        r
     }
 
     fn pop_back(&mut self) -> Vec<u8> {
@@ -343,6 +389,31 @@ impl ListValue {
         };
         self.len -= 1;
         Some(v)
+    }
+
+    /// Removes the element at `end`, first passing it to `f` (so a caller
+    /// that only writes it somewhere needs no copy of its own).
+    pub fn pop_with<R>(&mut self, end: End, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let r = match end {
+            End::Left => {
+                let n = self.nodes.front_mut()?;
+                let r = n.pop_front_with(f);
+                if n.count == 0 {
+                    self.nodes.pop_front();
+                }
+                r
+            }
+            End::Right => {
+                let n = self.nodes.back_mut()?;
+                let r = n.pop_back_with(f);
+                if n.count == 0 {
+                    self.nodes.pop_back();
+                }
+                r
+            }
+        };
+        self.len -= 1;
+        Some(r)
     }
 
     /// The element at the given end without removing it.
@@ -511,6 +582,31 @@ impl ListValue {
             .enumerate()
             .flat_map(move |(o, node)| node.iter().skip(if o == 0 { j } else { 0 }))
             .take(n)
+    }
+
+    /// Calls `f` on elements `start..=stop` from the left, in order (the
+    /// caller clamps to len): LRANGE's loop, without iterator adapters.
+    pub fn for_range(&self, start: usize, stop: usize, mut f: impl FnMut(&[u8])) {
+        if start >= self.len || stop < start {
+            return;
+        }
+        let mut left = stop.min(self.len - 1) - start + 1;
+        let (k, j) = self.locate(start);
+        let mut first = true;
+        for node in self.nodes.range(k..) {
+            let buf = &node.buf[..];
+            let mut pos = if first && j > 0 { node.offset(j) } else { 0 };
+            first = false;
+            while pos < buf.len() {
+                let (s, e, next) = read_fwd(buf, pos);
+                f(&buf[s..e]);
+                left -= 1;
+                if left == 0 {
+                    return;
+                }
+                pos = next;
+            }
+        }
     }
 
     /// Keeps only elements `start..=stop` (LTRIM); an empty range empties
