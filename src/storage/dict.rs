@@ -728,6 +728,34 @@ impl<K: DictKey, V> Dict<K, V> {
         let mut steps = count.saturating_mul(10);
         let mut empty_run = 0usize;
         let mut stored = 0usize;
+        if !rehashing {
+            // The loop below restricted to one table (same visits, same
+            // random draws), without its per-bucket table checks.
+            let buckets = &t0.buckets[..];
+            while stored < count && steps > 0 {
+                steps -= 1;
+                let mut link = &buckets[i];
+                if link.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = rng.next_u64() as usize & max_mask;
+                        empty_run = 0;
+                    }
+                } else {
+                    empty_run = 0;
+                    while let Some(node) = link {
+                        f(&node.key, &node.value);
+                        stored += 1;
+                        if stored == count {
+                            return;
+                        }
+                        link = &node.next;
+                    }
+                }
+                i = (i + 1) & max_mask;
+            }
+            return;
+        }
         while stored < count && steps > 0 {
             steps -= 1;
             for (j, table) in self.ht.iter().enumerate() {
