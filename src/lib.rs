@@ -21,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod persist;
 pub mod protocol;
+pub mod replication;
 pub mod server;
 pub mod storage;
 pub mod util;

@@ -210,6 +210,7 @@ macro_rules! corpus_tests {
 // One test per corpus file. Add the file's stem here when adding a file.
 corpus_tests!(
     strings,
+    replication,
     bitmaps,
     keys,
     expire,

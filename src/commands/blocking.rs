@@ -1,6 +1,6 @@
-//! The command side of blocking commands (BLPOP, BLMOVE, BLMPOP …; later
-//! BZPOP*, XREAD BLOCK): how a handler that found nothing blocks its
-//! client, and how the connection ends the wait.
+//! The command side of blocking commands (BLPOP, BLMOVE, BLMPOP …,
+//! BZPOPMIN, BZMPOP …, XREAD/XREADGROUP BLOCK): how a handler that found
+//! nothing blocks its client, and how the connection ends the wait.
 //!
 //! A handler calls [`block`] with its keys, its timeout and a serve
 //! function plus descriptor (see `storage::blocking`); it writes no reply.

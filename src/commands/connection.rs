@@ -695,6 +695,11 @@ fn client_type_by_name(name: &[u8]) -> Option<ClientType> {
 }
 
 fn client_type_of(info: &ClientInfo) -> ClientType {
+    match info.kind.load(Ordering::Relaxed) {
+        crate::server::client::KIND_REPLICA => return ClientType::Replica,
+        crate::server::client::KIND_MASTER => return ClientType::Master,
+        _ => {}
+    }
     if info.is_pubsub() {
         ClientType::PubSub
     } else {
@@ -724,6 +729,11 @@ pub(crate) fn describe(out: &mut String, srv: &Shared, info: &ClientInfo, caller
     let age = (now - info.created_ms).max(0) / 1000;
     let idle = (now - info.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000;
     let mut flags = String::new();
+    match info.kind.load(Ordering::Relaxed) {
+        crate::server::client::KIND_REPLICA => flags.push('S'),
+        crate::server::client::KIND_MASTER => flags.push('M'),
+        _ => {}
+    }
     if info.monitor.load(Ordering::Relaxed) {
         flags.push('O');
     }

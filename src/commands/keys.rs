@@ -671,6 +671,18 @@ fn flushall(ctx: &mut Ctx, args: &Args) {
     if let Some(removed) = flush_generic(ctx, args, None) {
         // Redis counts the removed keys plus one for the command itself.
         ctx.db.dirty += removed + 1;
+        // As Redis: a background save in progress is killed, and with save
+        // points the (now empty) dataset is saved at once.
+        ctx.srv.bgsave.abort(ctx.db);
+        if !ctx.client.settings.save.is_empty()
+            && crate::commands::persistence::save_quietly(ctx.srv, ctx.db).is_ok()
+        {
+            // The save zeroed the server's counter; the dispatcher adds this
+            // command's `removed + 1` after it returns, where Redis leaves 0.
+            ctx.srv
+                .dirty
+                .fetch_sub(removed + 1, std::sync::atomic::Ordering::Relaxed);
+        }
         ctx.out.ok();
     }
 }

@@ -976,8 +976,10 @@ fn serve_list(db: &mut Db, key: &[u8], w: &Waiter) -> Serve {
     let Some(spec) = w.spec.downcast_ref::<ListWait>() else {
         return Serve::Skip;
     };
-    match list_at(db, key) {
-        Some(l) if !l.is_empty() => {}
+    match db.peek(key).map(|e| &e.value) {
+        Some(Value::List(l)) if !l.is_empty() => {}
+        // Another type: leave it to the waiters of that type behind.
+        Some(v) if !matches!(v, Value::List(_)) => return Serve::Skip,
         _ => return Serve::Empty,
     }
     match spec {

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -355,6 +356,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         sort::COMMANDS,
         persistence::COMMANDS,
         aof::COMMANDS,
+        replication::COMMANDS,
     ]
 }
 
@@ -508,6 +510,15 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
     };
     if !client.authenticated && !def.has(flags::NO_AUTH) {
         out.err("NOAUTH Authentication required.");
+        client.note_rejected(srv, Some(id), out);
+        client.abort_multi();
+        return;
+    }
+    if srv.repl.gate.load(std::sync::atomic::Ordering::Relaxed)
+        && !client.is_master
+        && let Some(err) = crate::replication::refuse(srv, client, def)
+    {
+        out.err(err);
         client.note_rejected(srv, Some(id), out);
         client.abort_multi();
         return;
@@ -855,6 +866,307 @@ mod tests {
             &["XTRIM", "s", "MAXLEN", "=", "0"],
         ]);
         assert_eq!(String::from_utf8_lossy(&buf), want);
+    }
+
+    fn test_client(srv: &Shared, id: u64) -> Client {
+        let info = Arc::new(ClientInfo::new(
+            id,
+            "127.0.0.1:1".into(),
+            String::new(),
+            -1,
+            false,
+        ));
+        Client::new(srv, info, 0, true)
+    }
+
+    /// The commands in a feed buffer, with the value after `TIME` (a
+    /// clock reading) replaced by `T`.
+    fn feed_commands(buf: &[u8]) -> Vec<Vec<String>> {
+        feed_args(buf, true)
+    }
+
+    fn feed_args(buf: &[u8], mask_time: bool) -> Vec<Vec<String>> {
+        let text = String::from_utf8_lossy(buf).into_owned();
+        let mut lines = text.split("\r\n");
+        let mut cmds = Vec::new();
+        while let Some(head) = lines.next() {
+            let Some(n) = head.strip_prefix('*') else {
+                break;
+            };
+            let n: usize = n.parse().unwrap();
+            let mut c: Vec<String> = Vec::new();
+            for _ in 0..n {
+                lines.next();
+                let arg = lines.next().unwrap().to_string();
+                if mask_time && c.last().is_some_and(|p| p == "TIME") {
+                    c.push("T".into());
+                } else {
+                    c.push(arg);
+                }
+            }
+            cmds.push(c);
+        }
+        cmds
+    }
+
+    fn strs(cmds: &[&[&str]]) -> Vec<Vec<String>> {
+        cmds.iter()
+            .map(|c| c.iter().map(|a| a.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn blocking_zset_pops_reach_the_feed_as_zpop() {
+        use crate::storage::blocking::SERVED;
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let mut a = test_client(&srv, 1);
+        let mut b = test_client(&srv, 2);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut b, &["ZADD", "z", "1", "a", "2", "b", "3", "c"]);
+        send(&srv, &mut a, &["BZPOPMIN", "nokey", "z", "0"]);
+        send(
+            &srv,
+            &mut a,
+            &["BZMPOP", "0", "2", "nokey", "z", "MAX", "COUNT", "5"],
+        );
+        // Blocks (no reply), then served by another client's ZADD.
+        assert_eq!(send(&srv, &mut a, &["BZPOPMAX", "w", "v", "0"]), b"");
+        let w = a.block.as_ref().expect("blocked").waiter.clone();
+        send(&srv, &mut b, &["ZADD", "v", "5", "x", "6", "y"]);
+        assert_eq!(w.state(), SERVED);
+        assert_eq!(
+            w.take_reply().unwrap(),
+            b"*3\r\n$1\r\nv\r\n$1\r\ny\r\n$1\r\n6\r\n".to_vec()
+        );
+        // The connection leaves its other queues (as after a wake-up).
+        blocking::unregister(&srv, &w);
+        assert_eq!(srv.keyspace.view_none(0).blocked_registrations(), 0);
+        a.block = None;
+        assert_eq!(send(&srv, &mut a, &["BZMPOP", "0", "1", "u", "MIN"]), b"");
+        let w = a.block.as_ref().expect("blocked").waiter.clone();
+        send(&srv, &mut b, &["ZADD", "u", "1", "m"]);
+        assert_eq!(w.state(), SERVED);
+        let (buf, _) = srv.keyspace.feed.take();
+        let want = strs(&[
+            &["SELECT", "0"],
+            &["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+            &["ZPOPMIN", "z"],
+            &["ZPOPMAX", "z", "2"],
+            &["ZADD", "v", "5", "x", "6", "y"],
+            &["ZPOPMAX", "v"],
+            &["ZADD", "u", "1", "m"],
+            &["ZPOPMIN", "u", "1"],
+        ]);
+        assert_eq!(feed_commands(&buf), want);
+    }
+
+    #[test]
+    fn xreadgroup_reaches_the_feed_as_xclaim_and_setid_and_replays_exactly() {
+        use crate::storage::blocking::SERVED;
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let mut a = test_client(&srv, 1);
+        let mut b = test_client(&srv, 2);
+        srv.keyspace.feed.set_active(true);
+        send(&srv, &mut b, &["XADD", "s", "1-0", "f", "v"]);
+        send(&srv, &mut b, &["XADD", "s", "2-0", "f", "v"]);
+        send(&srv, &mut b, &["XGROUP", "CREATE", "s", "g", "0"]);
+        send(
+            &srv,
+            &mut a,
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", ">"],
+        );
+        // History reads and empty reads propagate nothing.
+        send(
+            &srv,
+            &mut a,
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+        );
+        send(
+            &srv,
+            &mut a,
+            &["XREADGROUP", "GROUP", "g", "dan", "STREAMS", "s", ">"],
+        );
+        send(&srv, &mut b, &["XADD", "s", "3-0", "f", "v"]);
+        send(
+            &srv,
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "bob",
+                "NOACK",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        );
+        // A blocked reader served by XADD from another client.
+        let blocked = [
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ];
+        assert_eq!(send(&srv, &mut a, &blocked), b"");
+        let w = a.block.as_ref().expect("blocked").waiter.clone();
+        send(&srv, &mut b, &["XADD", "s", "4-0", "f", "v"]);
+        assert_eq!(w.state(), SERVED);
+        a.block = None;
+        // A consumer created by a NOACK history read.
+        send(
+            &srv,
+            &mut a,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "erin",
+                "NOACK",
+                "STREAMS",
+                "s",
+                "0",
+            ],
+        );
+        let (buf, _) = srv.keyspace.feed.take();
+        let claim = |c: &'static str, id: &'static str| -> Vec<&'static str> {
+            vec![
+                "XCLAIM",
+                "s",
+                "g",
+                c,
+                "0",
+                id,
+                "TIME",
+                "T",
+                "RETRYCOUNT",
+                "1",
+                "FORCE",
+                "JUSTID",
+                "LASTID",
+                id,
+            ]
+        };
+        let (c1, c2, c4) = (
+            claim("alice", "1-0"),
+            claim("alice", "2-0"),
+            claim("carol", "4-0"),
+        );
+        let want = strs(&[
+            &["SELECT", "0"],
+            &["XADD", "s", "1-0", "f", "v"],
+            &["XADD", "s", "2-0", "f", "v"],
+            &["XGROUP", "CREATE", "s", "g", "0"],
+            &["MULTI"],
+            &c1,
+            &c2,
+            &["XGROUP", "SETID", "s", "g", "2-0", "ENTRIESREAD", "2"],
+            &["EXEC"],
+            &["XADD", "s", "3-0", "f", "v"],
+            &["MULTI"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "bob"],
+            &["XGROUP", "SETID", "s", "g", "3-0", "ENTRIESREAD", "3"],
+            &["EXEC"],
+            &["XADD", "s", "4-0", "f", "v"],
+            &c4,
+            &["XGROUP", "SETID", "s", "g", "4-0", "ENTRIESREAD", "4"],
+            &["XGROUP", "CREATECONSUMER", "s", "g", "erin"],
+        ]);
+        assert_eq!(feed_commands(&buf), want);
+        // Replaying the feed on another server gives the same group state.
+        let replica = Shared::new(Arc::new(Config::default()), 1);
+        let mut r = test_client(&replica, 1);
+        for c in feed_args(&buf, false) {
+            let c: Vec<&str> = c.iter().map(|s| s.as_str()).collect();
+            send(&replica, &mut r, &c);
+        }
+        for q in [
+            &["XINFO", "GROUPS", "s"][..],
+            &["XPENDING", "s", "g"],
+            &["XLEN", "s"],
+        ] {
+            assert_eq!(send(&srv, &mut b, q), send(&replica, &mut r, q), "{q:?}");
+        }
+    }
+
+    #[test]
+    fn xclaim_and_xautoclaim_reach_the_feed_with_absolute_times() {
+        let srv = Shared::new(Arc::new(Config::default()), 1);
+        let mut c = test_client(&srv, 1);
+        for id in ["1-0", "2-0", "3-0"] {
+            send(&srv, &mut c, &["XADD", "s", id, "f", "v"]);
+        }
+        send(&srv, &mut c, &["XGROUP", "CREATE", "s", "g", "0"]);
+        send(
+            &srv,
+            &mut c,
+            &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
+        );
+        srv.keyspace.feed.set_active(true);
+        send(
+            &srv,
+            &mut c,
+            &["XCLAIM", "s", "g", "carl", "0", "1-0", "IDLE", "5000"],
+        );
+        send(
+            &srv,
+            &mut c,
+            &["XCLAIM", "s", "g", "carl", "0", "2-0", "JUSTID"],
+        );
+        send(
+            &srv,
+            &mut c,
+            &["XCLAIM", "s", "g", "carl", "0", "9-0", "LASTID", "9-0"],
+        );
+        send(&srv, &mut c, &["XDEL", "s", "3-0"]);
+        send(
+            &srv,
+            &mut c,
+            &["XAUTOCLAIM", "s", "g", "dan", "0", "0", "COUNT", "10"],
+        );
+        let (buf, _) = srv.keyspace.feed.take();
+        let cmds = feed_args(&buf, false);
+        let now = crate::storage::keyspace::unix_ms();
+        // IDLE 5000 became a TIME about five seconds ago.
+        let t: i64 = cmds[1][7].parse().unwrap();
+        assert!((now - 5000 - t).abs() < 2000, "{cmds:?}");
+        let claim = |c: &'static str, id: &'static str, n: &'static str, last: &'static str| {
+            vec![
+                "XCLAIM",
+                "s",
+                "g",
+                c,
+                "0",
+                id,
+                "TIME",
+                "T",
+                "RETRYCOUNT",
+                n,
+                "FORCE",
+                "JUSTID",
+                "LASTID",
+                last,
+            ]
+        };
+        let want = strs(&[
+            &["SELECT", "0"],
+            &claim("carl", "1-0", "2", "3-0"),
+            &claim("carl", "2-0", "1", "3-0"),
+            &["XGROUP", "SETID", "s", "g", "9-0", "ENTRIESREAD", "3"],
+            &["XDEL", "s", "3-0"],
+            &["MULTI"],
+            &claim("dan", "1-0", "3", "9-0"),
+            &claim("dan", "2-0", "2", "9-0"),
+            // A deleted entry leaves the PEL: propagated with its old owner.
+            &claim("bob", "3-0", "1", "9-0"),
+            &["EXEC"],
+        ]);
+        assert_eq!(feed_commands(&buf), want);
     }
 
     #[test]

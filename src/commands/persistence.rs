@@ -1,9 +1,11 @@
-//! Persistence commands: SAVE (a blocking snapshot), DUMP and RESTORE
+//! Persistence commands: SAVE (a blocking snapshot), BGSAVE (a background
+//! one, `persist::bgsave`), DUMP and RESTORE
 //! (one value in Redis's serialisation format), plus the helpers SHUTDOWN,
 //! DEBUG RELOAD and the cron's save points use to save. The format itself
 //! lives in `persist/`.
 
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
+use crate::persist::bgsave::StartError;
 use crate::persist::convert::{self, ConvertError, LoadLimits};
 use crate::persist::rdb::reader::decode_dump_payload;
 use crate::persist::snapshot::{self, SaveFailed};
@@ -26,6 +28,19 @@ pub const COMMANDS: &[CommandDef] = &[
         since: "1.0.0",
         summary: "Writes the dataset to disk, blocking the server meanwhile.",
         handler: save,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
+        name: "bgsave",
+        arity: -1,
+        flags: ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        acl: acl::ADMIN | acl::SLOW | acl::DANGEROUS,
+        // Every shard locked for a moment: the snapshot's cut.
+        keys: Keys::All,
+        group: "server",
+        since: "1.0.0",
+        summary: "Asynchronously saves the database(s) to disk.",
+        handler: bgsave,
         ..CommandDef::DEFAULT
     },
     CommandDef {
@@ -57,9 +72,15 @@ pub const COMMANDS: &[CommandDef] = &[
 /// Saves the snapshot through `db` (all shards locked) and updates the
 /// save statistics. Errors are logged by the writer.
 pub fn save_locked(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
+    srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
+    save_quietly(srv, db)
+}
+
+/// [`save_locked`] not counted in `rdb_saves` (Redis's internal `rdbSave`:
+/// FLUSHALL's save).
+pub fn save_quietly(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
     let settings = srv.settings();
     let used = crate::commands::server::info::memory_in_use();
-    srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
     let res = snapshot::save(db, &settings, used);
     if res.is_ok() {
         srv.dirty.store(0, Ordering::Relaxed);
@@ -78,12 +99,21 @@ pub fn final_save(srv: &Shared, db: &mut Db) -> Result<(), SaveFailed> {
     save_locked(srv, db)
 }
 
+/// Cancels a running BGSAVE as Redis kills its saving child (SHUTDOWN,
+/// SIGTERM, FLUSHALL); `db` holds every shard.
+pub fn kill_bgsave(srv: &Shared, db: &mut Db) {
+    if srv.bgsave.in_progress() {
+        crate::server::log::warning("There is a child saving an .rdb. Killing it!");
+        srv.bgsave.abort(db);
+    }
+}
+
 /// The cron's save points: when `changes` writes happened within
-/// `seconds`, save (blocking, as there is no BGSAVE yet). After a failure
-/// the next try waits 5 seconds, as Redis does.
+/// `seconds`, start a BGSAVE (unless a save or an AOF rewrite runs).
+/// After a failure the next try waits 5 seconds, as Redis does.
 pub fn cron_save_points(srv: &Shared) {
     let settings = srv.settings();
-    if settings.save.is_empty() {
+    if settings.save.is_empty() || srv.bgsave.in_progress() || srv.aof.rewrite_in_progress() {
         return;
     }
     let now = unix_ms() / 1000;
@@ -95,16 +125,50 @@ pub fn cron_save_points(srv: &Shared) {
         if dirty >= changes && now - last >= secs as i64 && retry_ok {
             crate::server::log::notice(&format!("{changes} changes in {secs} seconds. Saving..."));
             let mut db = srv.keyspace.view_all(0);
-            let _ = save_locked(srv, &mut db);
+            let _ = srv.bgsave.start(&mut db);
             return;
         }
     }
 }
 
 fn save(ctx: &mut Ctx, _args: &Args) {
+    if ctx.srv.bgsave.in_progress() {
+        return ctx.out.err("ERR Background save already in progress");
+    }
     match save_locked(ctx.srv, ctx.db) {
         Ok(()) => ctx.out.ok(),
         Err(SaveFailed) => ctx.out.err("ERR"),
+    }
+}
+
+/// BGSAVE [SCHEDULE]: starts a background save of this instant (the
+/// dispatcher holds every shard: the cut). Inside EXEC, or while an AOF
+/// rewrite runs, it is scheduled as Redis does.
+fn bgsave(ctx: &mut Ctx, args: &Args) {
+    let schedule = match args.len() {
+        1 => false,
+        2 if args.get(1).eq_ignore_ascii_case(b"schedule") => true,
+        _ => return ctx.syntax_error(),
+    };
+    let bg = &ctx.srv.bgsave;
+    if bg.in_progress() {
+        ctx.out.err("ERR Background save already in progress");
+    } else if ctx.srv.aof.rewrite_in_progress() || ctx.client.in_exec {
+        if schedule || ctx.client.in_exec {
+            bg.schedule();
+            ctx.out.simple(b"Background saving scheduled");
+        } else {
+            ctx.out.err(
+                "ERR Another child process is active (AOF?): can't BGSAVE right now. \
+                 Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+            );
+        }
+    } else {
+        match bg.start(ctx.db) {
+            Ok(()) => ctx.out.simple(b"Background saving started"),
+            Err(StartError::InProgress) => ctx.out.err("ERR Background save already in progress"),
+            Err(StartError::Failed) => ctx.out.err("ERR"),
+        }
     }
 }
 

@@ -512,6 +512,7 @@ fn shutdown(ctx: &mut Ctx, args: &Args) {
     }
     let _ = now;
     log::warning("User requested shutdown...");
+    crate::commands::persistence::kill_bgsave(ctx.srv, ctx.db);
     if !nosave
         && (save || !ctx.client.settings.save.is_empty())
         && crate::commands::persistence::final_save(ctx.srv, ctx.db).is_err()

@@ -7,14 +7,18 @@
 //! pending entries lists). An emptied stream is kept, as in Redis.
 //!
 //! Blocking reads: XREAD/XREADGROUP are split into parsing
-//! ([`parse_read`]) and serving ([`serve_read`], which answers or reports
-//! "not ready" without writing anything). `BLOCK` with data available
-//! answers at once; when it would wait, the handler currently answers as a
-//! timeout would (a null array) until the blocking mechanism can park the
-//! client and call [`serve_read`] again when a key is signalled.
+//! ([`parse_read`], which resolves `$`) and serving ([`serve_read`], which
+//! answers or reports "not ready" without writing anything). `BLOCK` with
+//! data available answers at once; otherwise the client blocks through
+//! `commands::blocking` with a [`StreamWait`], served from the one stream
+//! a write made ready (XADD, or for XREADGROUP the deletion of its stream
+//! or group, which releases it with an error). XREADGROUP deliveries
+//! propagate as XCLAIM / XGROUP SETID, never as XREADGROUP.
 
+use super::blocking::{self, cannot_block, reply_for};
 use super::{Args, CommandDef, Ctx, Keys, acl, flags::*};
 use crate::protocol::reply::{Reply, Resp};
+use crate::storage::blocking::{Serve, Waiter};
 use crate::storage::keyspace::Db;
 use crate::storage::notify::STREAM as EV;
 use crate::storage::stream::{
@@ -1010,12 +1014,10 @@ pub fn parse_read(ctx: &mut Ctx, args: &Args, xreadgroup: bool) -> Option<ReadRe
                 ctx.out.err("ERR timeout is negative");
                 return None;
             }
+            // Redis 7.0 adds the clock without an overflow check; the
+            // wrapped deadline is never reached: such a wait is endless.
             let now = ctx.db.now();
-            if t > 0 && t > i64::MAX - now {
-                ctx.out.err("ERR timeout is out of range");
-                return None;
-            }
-            req.block = Some(t);
+            req.block = Some(if t > i64::MAX - now { 0 } else { t });
         } else if o.eq_ignore_ascii_case(b"count") && more > 0 {
             i += 1;
             let c = get_i64(ctx, args.get(i))?;
@@ -1110,14 +1112,36 @@ pub fn parse_read(ctx: &mut Ctx, args: &Args, xreadgroup: bool) -> Option<ReadRe
 /// Serves a read request from the current data. Writes the whole reply and
 /// returns true when at least one stream had something to answer (always,
 /// for XREADGROUP history reads); writes nothing and returns false when
-/// the client would have to wait. A blocked client is served by calling
-/// this again after one of its keys was signalled.
+/// the client would have to wait.
 pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
-    let now = ctx.db.now();
+    serve_read_in(ctx.db, ctx.out, req, None)
+}
+
+/// [`serve_read`] over a `Db` and a reply. With `only`, just that key is
+/// considered and answered (a blocked client is served from the one key a
+/// write made ready, as Redis 7.0 does), and lookups count no statistics.
+/// XREADGROUP deliveries are propagated as Redis does (see
+/// [`propagate_delivery`]).
+fn serve_read_in(db: &mut Db, out: &mut Reply, req: &ReadRequest, only: Option<&[u8]>) -> bool {
+    let now = db.now();
     // First pass: which streams can be served (no reply written yet).
     let mut serve: Vec<Option<(StreamId, bool)>> = Vec::with_capacity(req.streams.len());
+    let mut taken = false;
     for (key, from) in &req.streams {
-        let s = match ctx.db.get(key) {
+        if let Some(k) = only {
+            // A key named twice is served once, for its first id.
+            if taken || key[..] != *k {
+                serve.push(None);
+                continue;
+            }
+            taken = true;
+        }
+        let e = if only.is_some() {
+            db.peek(key)
+        } else {
+            db.get(key)
+        };
+        let s = match e {
             Some(e) => match &e.value {
                 Value::Stream(s) => Some(&**s),
                 _ => None,
@@ -1150,22 +1174,22 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
     if served == 0 {
         return false;
     }
-    let resp3 = ctx.out.resp() != Resp::V2;
+    let resp3 = out.resp() != Resp::V2;
     if resp3 {
-        ctx.out.map(served);
+        out.map(served);
     } else {
-        ctx.out.array(served);
+        out.array(served);
     }
     for ((key, _), decision) in req.streams.iter().zip(serve) {
         let Some((after, history)) = decision else {
             continue;
         };
         if !resp3 {
-            ctx.out.array(2);
+            out.array(2);
         }
-        ctx.out.bulk(key);
-        let Some(Value::Stream(s)) = ctx.db.get(key).map(|e| &mut e.value) else {
-            ctx.out.array(0);
+        out.bulk(key);
+        let Some(Value::Stream(s)) = db.peek(key).map(|e| &mut e.value) else {
+            out.array(0);
             continue;
         };
         let limit = if req.count == 0 {
@@ -1176,41 +1200,126 @@ pub fn serve_read(ctx: &mut Ctx, req: &ReadRequest) -> bool {
         match &req.group {
             None => {
                 let start = after.incr().unwrap_or(StreamId::MAX);
-                let d = ctx.out.begin_deferred();
+                let d = out.begin_deferred();
                 let mut n = 0;
                 if after != StreamId::MAX {
                     for e in s.range(start, StreamId::MAX).take(limit) {
-                        reply_entry(ctx.out, &e);
+                        reply_entry(out, &e);
                         n += 1;
                     }
                 }
-                ctx.out.end_deferred(d, n);
+                out.end_deferred(d, n);
             }
             Some((gname, cname)) => {
                 let s: &mut Stream = s;
                 // The consumer is created (or its seen time refreshed) when
                 // served.
                 let Some(g) = s.groups.get_mut(&gname[..]) else {
-                    ctx.out.array(0);
+                    out.array(0);
                     continue;
                 };
                 let created = g.create_consumer(cname, now);
                 if let Some(c) = g.consumers.get_mut(&cname[..]) {
                     c.seen_time = now;
                 }
-                if history {
-                    reply_history(ctx.out, s, gname, cname, after, limit, now);
-                } else {
-                    reply_new(ctx.out, s, gname, cname, after, limit, req.noack, now);
+                if created && req.noack {
+                    // With NOACK no XCLAIM will create it on a replica.
+                    db.propagate_as(&[b"XGROUP", b"CREATECONSUMER", key, gname, cname]);
                 }
-                ctx.db.dirty += 1;
+                let Some(Value::Stream(s)) = db.peek(key).map(|e| &mut e.value) else {
+                    continue;
+                };
+                let s: &mut Stream = s;
+                let delivered = if history {
+                    reply_history(out, s, gname, cname, after, limit, now);
+                    None
+                } else {
+                    let ids = reply_new(out, s, gname, cname, after, limit, req.noack, now);
+                    let g = &s.groups[&gname[..]];
+                    Some((ids, g.last_id, g.entries_read))
+                };
+                db.dirty += 1;
                 if created {
-                    ctx.notify(EV, "xgroup-createconsumer", key);
+                    db.notify(EV, "xgroup-createconsumer", key);
+                }
+                if let Some((ids, last_id, entries_read)) = delivered {
+                    let d = Delivery {
+                        key,
+                        group: gname,
+                        consumer: cname,
+                        noack: req.noack,
+                        ids: &ids,
+                        last_id,
+                        entries_read,
+                        now,
+                    };
+                    propagate_delivery(db, &d);
                 }
             }
         }
     }
     true
+}
+
+/// What one XREADGROUP `>` read of one stream changed, for propagation.
+struct Delivery<'a> {
+    key: &'a [u8],
+    group: &'a [u8],
+    consumer: &'a [u8],
+    noack: bool,
+    /// Entries delivered, in order.
+    ids: &'a [StreamId],
+    /// The group's last id and read counter after the read.
+    last_id: StreamId,
+    entries_read: i64,
+    now: i64,
+}
+
+/// Propagates an XREADGROUP `>` read in deterministic form, as Redis 7.0
+/// does: one `XCLAIM key group consumer 0 id TIME now RETRYCOUNT 1 FORCE
+/// JUSTID LASTID id` per entry added to the PEL (it creates the consumer
+/// too; with NOACK the caller propagated an `XGROUP CREATECONSUMER`), and
+/// an `XGROUP SETID … ENTRIESREAD`. Unlike 7.0 (like 7.2), the SETID follows
+/// the XCLAIMs as well: XCLAIM's LASTID does not carry the read counter,
+/// and without it a replica's `entries-read` (and lag) would drift.
+fn propagate_delivery(db: &mut Db, d: &Delivery) {
+    if d.ids.is_empty() {
+        return;
+    }
+    let mut num = itoa::Buffer::new();
+    let now = num.format(d.now).as_bytes().to_vec();
+    if !d.noack {
+        for id in d.ids {
+            let id = id.to_bytes();
+            db.propagate_as(&[
+                b"XCLAIM",
+                d.key,
+                d.group,
+                d.consumer,
+                b"0",
+                &id,
+                b"TIME",
+                &now,
+                b"RETRYCOUNT",
+                b"1",
+                b"FORCE",
+                b"JUSTID",
+                b"LASTID",
+                &id,
+            ]);
+        }
+    }
+    let last = d.last_id.to_bytes();
+    let read = num.format(d.entries_read).as_bytes().to_vec();
+    db.propagate_as(&[
+        b"XGROUP",
+        b"SETID",
+        d.key,
+        d.group,
+        &last,
+        b"ENTRIESREAD",
+        &read,
+    ]);
 }
 
 /// XREADGROUP with an id: the consumer's pending entries after `after`;
@@ -1254,7 +1363,8 @@ fn reply_history(
 }
 
 /// XREADGROUP `>`: entries after the group's last id, added to the PELs
-/// (unless NOACK); the group's last id and read counter advance.
+/// (unless NOACK); the group's last id and read counter advance. Returns
+/// the ids delivered.
 #[allow(clippy::too_many_arguments)]
 fn reply_new(
     out: &mut Reply,
@@ -1265,10 +1375,10 @@ fn reply_new(
     limit: usize,
     noack: bool,
     now: i64,
-) {
+) -> Vec<StreamId> {
     let Some(start) = after.incr() else {
         out.array(0);
-        return;
+        return Vec::new();
     };
     let d = out.begin_deferred();
     let mut ids = Vec::new();
@@ -1287,21 +1397,78 @@ fn reply_new(
         }
     }
     s.groups.insert(gname.into(), g);
+    ids
 }
 
 fn read_generic(ctx: &mut Ctx, args: &Args, xreadgroup: bool) {
+    if xreadgroup {
+        // XREADGROUP is never propagated as given: deliveries propagate as
+        // XCLAIM/XGROUP (see `propagate_delivery`), history reads not at all;
+        // several commands form one transaction, as in Redis.
+        ctx.db.rewrote = true;
+        ctx.db.wrap_in_multi();
+    }
     let Some(req) = parse_read(ctx, args, xreadgroup) else {
         return;
     };
     if serve_read(ctx, &req) {
         return;
     }
-    // Nothing to answer now. Without BLOCK, or where a client may not block
-    // (inside MULTI/EXEC, scripts), Redis answers a null array. A client
-    // asking to BLOCK should be parked until a key is signalled or the
-    // timeout expires; until the blocking mechanism exists it is answered
-    // as if its timeout had expired.
-    ctx.out.null_array();
+    // Nothing to answer now: without BLOCK, or where a client may not block
+    // (inside MULTI/EXEC), a null array, as Redis.
+    let Some(timeout) = req.block else {
+        return ctx.out.null_array();
+    };
+    if cannot_block(ctx) {
+        return ctx.out.null_array();
+    }
+    let keys: Vec<Vec<u8>> = req.streams.iter().map(|(k, _)| k.clone()).collect();
+    let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_slice()).collect();
+    let spec = Box::new(StreamWait { req });
+    blocking::block(ctx, args, &keys, timeout, null_array, serve_stream, spec);
+}
+
+fn null_array(r: &mut Reply) {
+    r.null_array()
+}
+
+/// What a client blocked by XREAD/XREADGROUP waits for: its request, with
+/// `$` already resolved to the stream's last id at the time it blocked.
+pub struct StreamWait {
+    req: ReadRequest,
+}
+
+/// Serves a waiter of XREAD/XREADGROUP from `key` (its shard is locked).
+/// Readers do not consume for each other, so a waiter with nothing to read
+/// lets the next one try. An XREADGROUP waiter whose stream was deleted
+/// (or replaced by another type) or whose group was destroyed is released
+/// with Redis's errors; an XREAD waiter keeps waiting.
+fn serve_stream(db: &mut Db, key: &[u8], w: &Waiter) -> Serve {
+    let Some(spec) = w.spec.downcast_ref::<StreamWait>() else {
+        return Serve::Skip;
+    };
+    if let Some((g, _)) = &spec.req.group {
+        match db.peek(key).map(|e| &e.value) {
+            Some(Value::Stream(s)) if s.groups.contains_key(&g[..]) => {}
+            Some(Value::Stream(_)) => {
+                return Serve::Done(reply_for(w, |r| {
+                    r.err("NOGROUP the consumer group this client was blocked on no longer exists")
+                }));
+            }
+            _ => {
+                return Serve::Done(reply_for(w, |r| {
+                    r.err("UNBLOCKED the stream key no longer exists")
+                }));
+            }
+        }
+    }
+    let mut served = false;
+    let reply = reply_for(w, |r| served = serve_read_in(db, r, &spec.req, Some(key)));
+    if served {
+        Serve::Done(reply)
+    } else {
+        Serve::Skip
+    }
 }
 
 fn xread(ctx: &mut Ctx, args: &Args) {
@@ -1441,6 +1608,66 @@ fn xpending(ctx: &mut Ctx, args: &Args) {
     out.end_deferred(d, n);
 }
 
+/// One PEL change of XCLAIM/XAUTOCLAIM to propagate: the entry's owner
+/// after the change (before it, for a deleted entry dropped from the PEL),
+/// its id, delivery time and count.
+type Claim = (Box<[u8]>, StreamId, i64, u64);
+
+/// Propagates XCLAIM/XAUTOCLAIM as Redis 7.0 does (never as given): one
+/// `XCLAIM key group owner 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID
+/// last` per entry claimed (or dropped because it was deleted), with
+/// absolute times so a replica does not judge idleness by its own clock;
+/// when nothing else was propagated and LASTID moved the group (`setid`:
+/// its read counter), an `XGROUP SETID`.
+fn propagate_claims(
+    ctx: &mut Ctx,
+    key: &[u8],
+    group: &[u8],
+    claims: &[Claim],
+    last_id: StreamId,
+    setid: Option<i64>,
+) {
+    ctx.db.rewrote = true;
+    ctx.db.wrap_in_multi();
+    let last = last_id.to_bytes();
+    let mut num = itoa::Buffer::new();
+    for (owner, id, time, count) in claims {
+        let id = id.to_bytes();
+        let time = num.format(*time).as_bytes().to_vec();
+        let count = num.format(*count).as_bytes().to_vec();
+        ctx.db.propagate_as(&[
+            b"XCLAIM",
+            key,
+            group,
+            owner,
+            b"0",
+            &id,
+            b"TIME",
+            &time,
+            b"RETRYCOUNT",
+            &count,
+            b"FORCE",
+            b"JUSTID",
+            b"LASTID",
+            &last,
+        ]);
+    }
+    if claims.is_empty()
+        && let Some(read) = setid
+    {
+        let read = num.format(read).as_bytes().to_vec();
+        ctx.db.propagate_as(&[
+            b"XGROUP",
+            b"SETID",
+            key,
+            group,
+            &last,
+            b"ENTRIESREAD",
+            &read,
+        ]);
+    }
+}
+
 fn xclaim(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
     let gname = args.get(2);
@@ -1534,7 +1761,9 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
     let mut g = s.groups.remove(gname).expect("group");
     let mut created = false;
     let mut changed = 0u64;
-    if last_id > g.last_id {
+    let mut claims: Vec<Claim> = Vec::new();
+    let moved = last_id > g.last_id;
+    if moved {
         g.last_id = last_id;
         changed += 1;
     }
@@ -1544,6 +1773,9 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
     for id in ids {
         let exists = s.contains(id);
         if !exists {
+            if let Some(p) = g.pel.get(&id) {
+                claims.push((p.consumer.clone(), id, p.delivery_time, p.delivery_count));
+            }
             if g.ack(id) {
                 changed += 1;
             }
@@ -1572,6 +1804,7 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
         } else if !justid {
             p.delivery_count += 1;
         }
+        claims.push((cname.into(), id, p.delivery_time, p.delivery_count));
         if justid {
             reply_id(out, id);
         } else {
@@ -1584,11 +1817,13 @@ fn xclaim(ctx: &mut Ctx, args: &Args) {
         changed += 1;
     }
     out.end_deferred(d, n);
+    let (glast, gread) = (g.last_id, g.entries_read);
     s.groups.insert(gname.into(), g);
     ctx.db.dirty += changed;
     if created {
         ctx.notify(EV, "xgroup-createconsumer", key);
     }
+    propagate_claims(ctx, key, gname, &claims, glast, moved.then_some(gread));
 }
 
 fn xautoclaim(ctx: &mut Ctx, args: &Args) {
@@ -1649,6 +1884,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
     let mut attempts = count.saturating_mul(10);
     let mut deleted = Vec::new();
     let mut claimed: Vec<StreamId> = Vec::new();
+    let mut claims: Vec<Claim> = Vec::new();
     let mut cursor = Some(start);
     let mut changed = 0u64;
     while attempts > 0 && count > 0 {
@@ -1660,6 +1896,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
         attempts -= 1;
         cursor = id.incr();
         if !s.contains(id) {
+            claims.push((p.consumer.clone(), id, p.delivery_time, p.delivery_count));
             g.ack(id);
             deleted.push(id);
             count -= 1;
@@ -1680,6 +1917,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
         if !justid {
             p.delivery_count += 1;
         }
+        claims.push((cname.into(), id, p.delivery_time, p.delivery_count));
         claimed.push(id);
         count -= 1;
         changed += 1;
@@ -1705,11 +1943,13 @@ fn xautoclaim(ctx: &mut Ctx, args: &Args) {
     for id in deleted {
         reply_id(out, id);
     }
+    let glast = g.last_id;
     s.groups.insert(gname.into(), g);
     ctx.db.dirty += changed;
     if created {
         ctx.notify(EV, "xgroup-createconsumer", key);
     }
+    propagate_claims(ctx, key, gname, &claims, glast, None);
 }
 
 // ----- XGROUP --------------------------------------------------------------

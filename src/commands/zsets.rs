@@ -1,20 +1,25 @@
 //! Sorted-set commands (ZADD, ZINCRBY, ZREM, ZCARD, ZCOUNT, ZLEXCOUNT,
 //! ZSCORE, ZMSCORE, ZRANK, ZREVRANK, the ZRANGE family and ZRANGESTORE,
 //! ZREMRANGEBY*, ZPOPMIN/ZPOPMAX, ZMPOP, ZRANDMEMBER, ZUNION/ZINTER/ZDIFF
-//! and their STORE forms, ZINTERCARD, ZSCAN) over [`ZSetValue`].
+//! and their STORE forms, ZINTERCARD, ZSCAN, BZPOPMIN, BZPOPMAX, BZMPOP)
+//! over [`ZSetValue`].
 //!
 //! Range commands first turn their arguments into a span of ranks
 //! (`[start, end)` in ascending order plus a direction) with O(log n)
 //! bound searches, then walk that span; replies and stores share the walk.
 //! Multi-key commands never hold two values borrowed at once: they copy
 //! the first input and check it against the others one at a time.
-//! The blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP) come with the blocking
-//! mechanism.
+//! The blocking forms (BZPOPMIN, BZPOPMAX, BZMPOP) first behave as their
+//! non-blocking forms; when every key is missing they block through
+//! `commands::blocking` with a [`ZSetWait`], which `serve_zset` reads when
+//! a write makes one of the keys ready. They propagate as ZPOPMIN/ZPOPMAX.
 
-use super::flags::{DENYOOM, FAST, READONLY, WRITE};
+use super::blocking::{self, cannot_block, parse_timeout, reply_for};
+use super::flags::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
 use super::keys::parse_cursor;
 use super::{Args, CommandDef, Ctx, Keys, acl};
 use crate::protocol::reply::{Reply, Resp};
+use crate::storage::blocking::{Serve, Waiter};
 use crate::storage::keyspace::Db;
 use crate::storage::notify::{GENERIC, ZSET};
 use crate::storage::value::Value;
@@ -25,6 +30,50 @@ use rand::RngExt;
 use std::collections::{HashMap, HashSet};
 
 pub const COMMANDS: &[CommandDef] = &[
+    CommandDef {
+        name: "bzmpop",
+        arity: -5,
+        flags: WRITE | BLOCKING,
+        acl: acl::WRITE | acl::SORTEDSET | acl::SLOW | acl::BLOCKING,
+        keys: Keys::Custom(numkeys_at_2),
+        group: "sorted_set",
+        since: "7.0.0",
+        summary: "ZMPOP that waits for one of the sorted sets to have members.",
+        handler: bzmpop,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
+        name: "bzpopmax",
+        arity: -3,
+        flags: WRITE | NOSCRIPT | BLOCKING | FAST,
+        acl: acl::WRITE | acl::SORTEDSET | acl::FAST | acl::BLOCKING,
+        keys: Keys::Range {
+            first: 1,
+            last: -2,
+            step: 1,
+        },
+        group: "sorted_set",
+        since: "5.0.0",
+        summary: "Pops the highest scored member of the first non-empty sorted set, waiting for one.",
+        handler: bzpopmax,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
+        name: "bzpopmin",
+        arity: -3,
+        flags: WRITE | NOSCRIPT | BLOCKING | FAST,
+        acl: acl::WRITE | acl::SORTEDSET | acl::FAST | acl::BLOCKING,
+        keys: Keys::Range {
+            first: 1,
+            last: -2,
+            step: 1,
+        },
+        group: "sorted_set",
+        since: "5.0.0",
+        summary: "Pops the lowest scored member of the first non-empty sorted set, waiting for one.",
+        handler: bzpopmin,
+        ..CommandDef::DEFAULT
+    },
     CommandDef {
         name: "zadd",
         arity: -4,
@@ -460,28 +509,36 @@ pub(crate) fn limits(ctx: &Ctx) -> Limits {
 /// Records `n` changes to `key` (one `dirty` per member changed).
 /// `counted`: the keyspace call that stored or deleted the key counted one.
 fn changed(ctx: &mut Ctx, key: &[u8], n: usize, counted: bool) {
+    changed_in(ctx.db, key, n, counted)
+}
+
+fn changed_in(db: &mut Db, key: &[u8], n: usize, counted: bool) {
     if n == 0 {
         return;
     }
     if !counted {
-        ctx.db.touched(key);
+        db.touched(key);
     }
-    ctx.db.dirty += n as u64 - 1;
+    db.dirty += n as u64 - 1;
 }
 
 /// After removing `n` members from the set at `key`: reports `event`,
 /// deletes the key if it became empty (reporting `del`), counts changes.
 fn after_removal(ctx: &mut Ctx, key: &[u8], n: usize, event: &str) {
+    removed_from(ctx.db, key, n, event)
+}
+
+fn removed_from(db: &mut Db, key: &[u8], n: usize, event: &str) {
     if n == 0 {
         return;
     }
-    ctx.notify(ZSET, event, key);
-    if zset_at(ctx.db, key).is_empty() {
-        ctx.db.remove(key);
-        ctx.notify(GENERIC, "del", key);
-        changed(ctx, key, n, true);
+    db.notify(ZSET, event, key);
+    if zset_at(db, key).is_empty() {
+        db.remove(key);
+        db.notify(GENERIC, "del", key);
+        changed_in(db, key, n, true);
     } else {
-        changed(ctx, key, n, false);
+        changed_in(db, key, n, false);
     }
 }
 
@@ -1200,8 +1257,33 @@ fn zrevrangebylex(ctx: &mut Ctx, args: &Args) {
 
 // ----- pops ------------------------------------------------------------------
 
+/// What a pop answers when every key is missing.
+#[derive(Clone, Copy)]
+enum OnEmpty {
+    /// `*0` (ZPOPMIN/ZPOPMAX).
+    EmptyArray,
+    /// A null array (ZMPOP).
+    Nil,
+    /// Nothing: the blocking forms block or answer their timeout reply.
+    Block,
+}
+
+/// How a pop reaches AOF and replicas.
+#[derive(Clone, Copy, PartialEq)]
+enum PopProp {
+    /// As the command ran (ZPOPMIN/ZPOPMAX).
+    Verbatim,
+    /// As `ZPOPMIN key` / `ZPOPMAX key` (BZPOPMIN/BZPOPMAX, immediate or
+    /// served).
+    Single,
+    /// As `ZPOPMIN key n` (ZMPOP/BZMPOP, n = members popped).
+    Counted,
+}
+
 /// Redis's `genericZpopCommand` (non-blocking): pops up to `count` (-1 =
-/// one, plain reply) from the first non-empty key of `keys`.
+/// one, plain reply) from the first non-empty key of `keys`. Returns false
+/// when every key is missing (answered as `empty` says).
+#[allow(clippy::too_many_arguments)]
 fn zpop_generic(
     ctx: &mut Ctx,
     keys: &[&[u8]],
@@ -1209,13 +1291,17 @@ fn zpop_generic(
     count: i64,
     emitkey: bool,
     nested: bool,
-    nil_when_empty: bool,
-) {
+    empty: OnEmpty,
+    prop: PopProp,
+) -> bool {
     let mut chosen = None;
     for &k in keys {
         match find(ctx.db, k, true) {
             Found::Missing => continue,
-            Found::WrongType => return ctx.wrong_type(),
+            Found::WrongType => {
+                ctx.wrong_type();
+                return true;
+            }
             Found::ZSet(_) => {
                 chosen = Some(k);
                 break;
@@ -1223,19 +1309,39 @@ fn zpop_generic(
         }
     }
     let Some(key) = chosen else {
-        return if nil_when_empty {
-            ctx.out.null_array()
-        } else {
-            ctx.out.array(0)
-        };
+        match empty {
+            OnEmpty::EmptyArray => ctx.out.array(0),
+            OnEmpty::Nil => ctx.out.null_array(),
+            OnEmpty::Block => {}
+        }
+        return false;
     };
     if count == 0 {
-        return ctx.out.array(0);
+        ctx.out.array(0);
+        return true;
     }
+    pop_from(ctx.db, ctx.out, key, max, count, emitkey, nested, prop);
+    true
+}
+
+/// Pops up to `count` (-1 = one) members from the sorted set at `key`
+/// (checked to exist) and answers them in the shape asked for; reports,
+/// deletes the emptied key, counts changes and propagates as `prop` says.
+/// Shared by the commands and by serving blocked clients.
+#[allow(clippy::too_many_arguments)]
+fn pop_from(
+    db: &mut Db,
+    out: &mut Reply,
+    key: &[u8],
+    max: bool,
+    count: i64,
+    emitkey: bool,
+    nested: bool,
+    prop: PopProp,
+) {
     let count = if count == -1 { 1 } else { count as u64 };
-    let z = zset_at(ctx.db, key);
+    let z = zset_at(db, key);
     let n = (count.min(z.len() as u64)) as usize;
-    let out = &mut *ctx.out;
     match (nested, emitkey) {
         (false, false) => out.array(n * 2),
         (true, false) => out.array(n),
@@ -1260,12 +1366,18 @@ fn zpop_generic(
         out.double(s);
         z.remove(&m);
     }
-    after_removal(ctx, key, n, if max { "zpopmax" } else { "zpopmin" });
-    if emitkey && ctx.propagating() {
-        // ZMPOP reaches AOF and replicas as the equivalent single-key pop.
-        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
-        let count = n.to_string();
-        ctx.propagate_as(&[name, key, count.as_bytes()]);
+    removed_from(db, key, n, if max { "zpopmax" } else { "zpopmin" });
+    if prop == PopProp::Verbatim {
+        return;
+    }
+    // The blocking and multi-key forms reach AOF and replicas as the
+    // equivalent single-key pop (a replica must never block).
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    if prop == PopProp::Single {
+        db.propagate_as(&[name, key]);
+    } else {
+        let mut buf = itoa::Buffer::new();
+        db.propagate_as(&[name, key, buf.format(n).as_bytes()]);
     }
 }
 
@@ -1281,7 +1393,17 @@ fn zpop_minmax(ctx: &mut Ctx, args: &Args, max: bool) {
         }
     }
     let nested = ctx.out.resp() != Resp::V2 && count != -1;
-    zpop_generic(ctx, &[args.get(1)], max, count, false, nested, false);
+    let key = args.get(1);
+    zpop_generic(
+        ctx,
+        &[key],
+        max,
+        count,
+        false,
+        nested,
+        OnEmpty::EmptyArray,
+        PopProp::Verbatim,
+    );
 }
 
 fn zpopmin(ctx: &mut Ctx, args: &Args) {
@@ -1294,11 +1416,22 @@ fn zpopmax(ctx: &mut Ctx, args: &Args) {
 
 /// `numkeys` at argument 1 (at least 1; keys follow it).
 fn numkeys_at_1(args: &Args, out: &mut Vec<usize>) {
-    if let Some(n) = parse_i64(args.get(1))
+    numkeys_at(args, 1, out)
+}
+
+/// `numkeys` at argument 2 (BZMPOP, after the timeout).
+fn numkeys_at_2(args: &Args, out: &mut Vec<usize>) {
+    if args.len() > 2 {
+        numkeys_at(args, 2, out)
+    }
+}
+
+fn numkeys_at(args: &Args, at: usize, out: &mut Vec<usize>) {
+    if let Some(n) = parse_i64(args.get(at))
         && n >= 1
-        && n as u64 <= (args.len() - 2) as u64
+        && n as u64 <= (args.len() - at - 1) as u64
     {
-        out.extend(2..2 + n as usize);
+        out.extend(at + 1..at + 1 + n as usize);
     }
 }
 
@@ -1314,20 +1447,36 @@ fn store_keys(args: &Args, out: &mut Vec<usize>) {
     }
 }
 
-fn zmpop(ctx: &mut Ctx, args: &Args) {
-    let numkeys = match parse_i64(args.get(1)) {
+/// A parsed ZMPOP/BZMPOP: the keys' argument range, the end, the count.
+struct Mpop {
+    keys: std::ops::Range<usize>,
+    max: bool,
+    count: i64,
+}
+
+/// Parses `numkeys key… MIN|MAX [COUNT n]` with `numkeys` at `at`
+/// (Redis's `zmpopGenericCommand`); answers the error and gives `None`.
+fn parse_mpop(ctx: &mut Ctx, args: &Args, at: usize) -> Option<Mpop> {
+    let numkeys = match parse_i64(args.get(at)) {
         Some(n) if n >= 1 => n as u64,
-        _ => return ctx.out.err("ERR numkeys should be greater than 0"),
+        _ => {
+            ctx.out.err("ERR numkeys should be greater than 0");
+            return None;
+        }
     };
-    let where_at = 1 + numkeys + 1;
+    let where_at = at as u64 + numkeys + 1;
     if where_at >= args.len() as u64 {
-        return ctx.syntax_error();
+        ctx.syntax_error();
+        return None;
     }
     let where_at = where_at as usize;
     let max = match args.get(where_at).to_ascii_lowercase().as_slice() {
         b"min" => false,
         b"max" => true,
-        _ => return ctx.syntax_error(),
+        _ => {
+            ctx.syntax_error();
+            return None;
+        }
     };
     let mut count = -1i64;
     let mut j = where_at + 1;
@@ -1336,16 +1485,137 @@ fn zmpop(ctx: &mut Ctx, args: &Args) {
             j += 1;
             match parse_i64(args.get(j)) {
                 Some(c) if c >= 1 => count = c,
-                _ => return ctx.out.err("ERR count should be greater than 0"),
+                _ => {
+                    ctx.out.err("ERR count should be greater than 0");
+                    return None;
+                }
             }
         } else {
-            return ctx.syntax_error();
+            ctx.syntax_error();
+            return None;
         }
         j += 1;
     }
-    let count = if count == -1 { 1 } else { count };
-    let keys: Vec<&[u8]> = (2..where_at).map(|i| args.get(i)).collect();
-    zpop_generic(ctx, &keys, max, count, true, true, true);
+    Some(Mpop {
+        keys: at + 1..where_at,
+        max,
+        count: if count == -1 { 1 } else { count },
+    })
+}
+
+fn zmpop(ctx: &mut Ctx, args: &Args) {
+    let Some(m) = parse_mpop(ctx, args, 1) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = m.keys.map(|i| args.get(i)).collect();
+    zpop_generic(
+        ctx,
+        &keys,
+        m.max,
+        m.count,
+        true,
+        true,
+        OnEmpty::Nil,
+        PopProp::Counted,
+    );
+}
+
+// ----- blocking pops ---------------------------------------------------------
+
+/// What a client blocked by BZPOPMIN/BZPOPMAX (`count` = None: reply
+/// `[key, member, score]`) or BZMPOP (`Some(n)`: `[key, [[member,
+/// score]…]]`) waits to do.
+pub struct ZSetWait {
+    max: bool,
+    count: Option<i64>,
+}
+
+/// Serves a waiter of a sorted-set command from `key` (its shard is
+/// locked). A key holding another type is left to the waiters of that
+/// type.
+fn serve_zset(db: &mut Db, key: &[u8], w: &Waiter) -> Serve {
+    let Some(spec) = w.spec.downcast_ref::<ZSetWait>() else {
+        return Serve::Skip;
+    };
+    match db.peek(key).map(|e| &e.value) {
+        None => return Serve::Empty,
+        Some(Value::ZSet(z)) if !z.is_empty() => {}
+        Some(Value::ZSet(_)) => return Serve::Empty,
+        Some(_) => return Serve::Skip,
+    }
+    Serve::Done(reply_for(w, |r| match spec.count {
+        None => pop_from(db, r, key, spec.max, -1, true, false, PopProp::Single),
+        Some(n) => pop_from(db, r, key, spec.max, n, true, true, PopProp::Counted),
+    }))
+}
+
+fn null_array(r: &mut Reply) {
+    r.null_array()
+}
+
+/// BZPOPMIN/BZPOPMAX: pops from the first non-empty key, or blocks.
+fn bzpop_minmax(ctx: &mut Ctx, args: &Args, max: bool) {
+    let Some(timeout) = parse_timeout(ctx, args.get(args.len() - 1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    if zpop_generic(
+        ctx,
+        &keys,
+        max,
+        -1,
+        true,
+        false,
+        OnEmpty::Block,
+        PopProp::Single,
+    ) {
+        return;
+    }
+    if cannot_block(ctx) {
+        return ctx.out.null_array();
+    }
+    let spec = Box::new(ZSetWait { max, count: None });
+    blocking::block(ctx, args, &keys, timeout, null_array, serve_zset, spec);
+}
+
+fn bzpopmin(ctx: &mut Ctx, args: &Args) {
+    bzpop_minmax(ctx, args, false);
+}
+
+fn bzpopmax(ctx: &mut Ctx, args: &Args) {
+    bzpop_minmax(ctx, args, true);
+}
+
+/// BZMPOP: as ZMPOP, or blocks (the timeout is checked after the other
+/// arguments, as Redis does).
+fn bzmpop(ctx: &mut Ctx, args: &Args) {
+    let Some(m) = parse_mpop(ctx, args, 2) else {
+        return;
+    };
+    let Some(timeout) = parse_timeout(ctx, args.get(1)) else {
+        return;
+    };
+    let keys: Vec<&[u8]> = m.keys.map(|i| args.get(i)).collect();
+    if zpop_generic(
+        ctx,
+        &keys,
+        m.max,
+        m.count,
+        true,
+        true,
+        OnEmpty::Block,
+        PopProp::Counted,
+    ) {
+        return;
+    }
+    if cannot_block(ctx) {
+        return ctx.out.null_array();
+    }
+    let spec = Box::new(ZSetWait {
+        max: m.max,
+        count: Some(m.count),
+    });
+    blocking::block(ctx, args, &keys, timeout, null_array, serve_zset, spec);
 }
 
 // ----- ZRANDMEMBER -------------------------------------------------------------

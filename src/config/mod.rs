@@ -107,6 +107,8 @@ pub struct Settings {
     pub databases: usize,
     pub maxclients: usize,
     pub daemonize: bool,
+    /// `disable-thp`: turn transparent huge pages off for the process.
+    pub disable_thp: bool,
     pub pidfile: Option<String>,
     pub loglevel: LogLevel,
     pub logfile: String,
@@ -146,6 +148,9 @@ pub struct Settings {
     pub stream_node_max_bytes: u64,
     pub stream_node_max_entries: u64,
     pub active_expire_effort: u32,
+    /// `rdb-key-save-delay` (hidden, tests): microseconds a background
+    /// save sleeps per key written.
+    pub rdb_key_save_delay: i64,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     /// Redis's `io-threads` as given (accepted for compatibility).
@@ -165,6 +170,19 @@ pub struct Settings {
     pub replicaof: Option<(String, u16)>,
     pub masterauth: Option<Vec<u8>>,
     pub replica_read_only: bool,
+    pub masteruser: Option<Vec<u8>>,
+    pub replica_serve_stale_data: bool,
+    pub repl_backlog_ttl: u64,
+    pub repl_diskless_sync: bool,
+    pub repl_diskless_sync_delay: u64,
+    pub repl_ping_replica_period: u64,
+    pub repl_timeout: u64,
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag: u64,
+    pub replica_announce_ip: Option<String>,
+    pub replica_announce_port: u16,
+    pub replica_priority: u64,
+    pub replica_announced: bool,
 }
 
 /// Called after a CONFIG SET changed a directive, with the new settings; an
@@ -283,6 +301,7 @@ fn build_settings(values: &[Value]) -> Settings {
         databases: int("databases") as usize,
         maxclients: int("maxclients") as usize,
         daemonize: boolean("daemonize"),
+        disable_thp: boolean("disable-thp"),
         pidfile: text("pidfile"),
         loglevel: match word("loglevel") {
             0 => LogLevel::Debug,
@@ -350,6 +369,7 @@ fn build_settings(values: &[Value]) -> Settings {
         stream_node_max_bytes: u64v("stream-node-max-bytes"),
         stream_node_max_entries: u64v("stream-node-max-entries"),
         active_expire_effort: int("active-expire-effort") as u32,
+        rdb_key_save_delay: int("rdb-key-save-delay") as i64,
         lazyfree_lazy_user_del: boolean("lazyfree-lazy-user-del"),
         lazyfree_lazy_user_flush: boolean("lazyfree-lazy-user-flush"),
         io_threads: int("io-threads") as usize,
@@ -368,6 +388,20 @@ fn build_settings(values: &[Value]) -> Settings {
         },
         masterauth: bytes("masterauth"),
         replica_read_only: boolean("replica-read-only"),
+        masteruser: bytes("masteruser"),
+        replica_serve_stale_data: boolean("replica-serve-stale-data"),
+        repl_backlog_ttl: u64v("repl-backlog-ttl"),
+        repl_diskless_sync: boolean("repl-diskless-sync"),
+        repl_diskless_sync_delay: u64v("repl-diskless-sync-delay"),
+        repl_ping_replica_period: u64v("repl-ping-replica-period"),
+        repl_timeout: u64v("repl-timeout"),
+        min_replicas_to_write: u64v("min-replicas-to-write"),
+        min_replicas_max_lag: u64v("min-replicas-max-lag"),
+        replica_announce_ip: bytes("replica-announce-ip")
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+        replica_announce_port: u64v("replica-announce-port") as u16,
+        replica_priority: u64v("replica-priority"),
+        replica_announced: boolean("replica-announced"),
     }
 }
 

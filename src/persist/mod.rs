@@ -1,10 +1,12 @@
 //! Persistence: the RDB file format (`rdb/`: a reader and a writer that know
 //! nothing of the keyspace), the conversion between its neutral value model
 //! and storage values (`convert`), the server-side snapshot operations
-//! (`snapshot`: SAVE to a temp file + rename, loading), and the append-only
+//! (`snapshot`: SAVE to a temp file + rename, loading; `bgsave`: BGSAVE from
+//! a copy-on-serialise snapshot), and the append-only
 //! file (`aof`), in Redis 7's multi-part format.
 
 pub mod aof;
+pub mod bgsave;
 pub mod convert;
 pub mod rdb;
 pub mod snapshot;

@@ -39,12 +39,7 @@ pub fn write_rdb_as<W: Write>(
     aof_base: bool,
 ) -> io::Result<W> {
     let mut w = Writer::new(out, compress, checksum);
-    w.header()?;
-    w.aux("redis-ver", crate::server::REDIS_VERSION.as_bytes())?;
-    w.aux("redis-bits", b"64")?;
-    w.aux("ctime", (unix_ms() / 1000).to_string().as_bytes())?;
-    w.aux("used-mem", used_mem.to_string().as_bytes())?;
-    w.aux("aof-base", if aof_base { b"1" } else { b"0" })?;
+    write_header(&mut w, used_mem, aof_base)?;
     let databases = shards.first().map_or(0, |s| s.dbs.len());
     for db in 0..databases {
         let (keys, expires) = shards.iter().fold((0, 0), |(k, e), s| {
@@ -64,6 +59,16 @@ pub fn write_rdb_as<W: Write>(
         }
     }
     w.finish()
+}
+
+/// The magic, version and aux fields every RDB Ember writes starts with.
+pub fn write_header<W: Write>(w: &mut Writer<W>, used_mem: u64, aof_base: bool) -> io::Result<()> {
+    w.header()?;
+    w.aux("redis-ver", crate::server::REDIS_VERSION.as_bytes())?;
+    w.aux("redis-bits", b"64")?;
+    w.aux("ctime", (unix_ms() / 1000).to_string().as_bytes())?;
+    w.aux("used-mem", used_mem.to_string().as_bytes())?;
+    w.aux("aof-base", if aof_base { b"1" } else { b"0" })
 }
 
 /// A save that did not complete (the reason is in the log).
@@ -230,7 +235,7 @@ fn load_from<R: std::io::Read>(
                 }
                 cur = n as usize;
             }
-            Item::ResizeDb { .. } => {}
+            Item::ResizeDb { keys, expires } => db.reserve_in(cur, keys, expires),
             Item::Function(_) => {
                 log::warning(
                     "The RDB file contains a function library: Ember has no functions; skipped",
@@ -260,13 +265,14 @@ fn load_from<R: std::io::Read>(
                     entry.lru = lru_now.wrapping_sub(idle.min(u32::MAX as u64) as u32);
                 }
                 let expire = k.expire_ms.unwrap_or(crate::storage::value::NO_EXPIRE);
-                if db.raw_entry_in(cur, &k.key).is_some() && !merge {
+                if merge {
+                    db.insert_entry_in(cur, &k.key, entry, expire);
+                } else if !db.load_entry_in(cur, &k.key, entry, expire) {
                     return Err(fail(format!(
                         "RDB has duplicated key '{}' in DB {cur}",
                         String::from_utf8_lossy(&k.key)
                     )));
                 }
-                db.insert_entry_in(cur, &k.key, entry, expire);
                 stats.loaded += 1;
             }
         }

@@ -90,9 +90,19 @@ pub struct ClientInfo {
     pub unblock: AtomicU8,
     /// Wakes a blocked connection (CLIENT UNBLOCK).
     pub wake: tokio::sync::Notify,
+    /// `KIND_NORMAL`, `KIND_REPLICA` (a replica being sent the stream)
+    /// or `KIND_MASTER` (this server's link to its primary).
+    pub kind: AtomicU8,
     /// True once the connection closed its socket (guards `fd` reuse).
     closed: Mutex<bool>,
 }
+
+/// [`ClientInfo::kind`]: an ordinary client.
+pub const KIND_NORMAL: u8 = 0;
+/// [`ClientInfo::kind`]: a replica (CLIENT LIST flag `S`, type `replica`).
+pub const KIND_REPLICA: u8 = 1;
+/// [`ClientInfo::kind`]: the link to our primary (flag `M`, type `master`).
+pub const KIND_MASTER: u8 = 2;
 
 impl ClientInfo {
     pub fn new(id: u64, addr: String, laddr: String, fd: i32, unix_socket: bool) -> ClientInfo {
@@ -129,6 +139,7 @@ impl ClientInfo {
             blocked: AtomicU8::new(BLOCKED_NONE),
             unblock: AtomicU8::new(0),
             wake: tokio::sync::Notify::new(),
+            kind: AtomicU8::new(KIND_NORMAL),
             closed: Mutex::new(false),
         }
     }
@@ -209,6 +220,14 @@ pub struct Client {
     pub block_retry: Option<Arc<crate::storage::blocking::Waiter>>,
     /// True while EXEC runs the queue (blocking commands do not block).
     pub in_exec: bool,
+    /// True for the client applying our primary's stream (exempt from
+    /// read-only mode, never replied to).
+    pub is_master: bool,
+    /// Set by PSYNC/SYNC and WAIT: the connection hands itself over to
+    /// replication after the command (see `replication::Handoff`).
+    pub handoff: Option<crate::replication::Handoff>,
+    /// REPLCONF options a replica sent during its handshake.
+    pub replconf: crate::replication::ReplConf,
 }
 
 impl Client {
@@ -234,6 +253,9 @@ impl Client {
             block: None,
             block_retry: None,
             in_exec: false,
+            is_master: false,
+            handoff: None,
+            replconf: Default::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 use crate::commands::{self, Args, Table, flags};
 use crate::protocol::reply::{Reply, Resp, SHRINK_ABOVE};
 use crate::protocol::request::{Limits, Parsed, RequestParser, Source};
+use crate::replication::Handoff;
 use crate::server::client::{
     BLOCKED_NONE, BLOCKED_PAUSE, Client, ClientInfo, ReplyMode, UNBLOCK_ERROR,
 };
@@ -26,7 +27,7 @@ pub enum Sock {
 }
 
 impl Sock {
-    async fn writable(&self) -> io::Result<()> {
+    pub(crate) async fn writable(&self) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.writable().await,
             Sock::Unix(s) => s.writable().await,
@@ -37,7 +38,7 @@ impl Sock {
     /// until something is. Goes through `AsyncRead`, which remembers that a
     /// short read drained the socket, so the next call waits for readiness
     /// instead of spending a `recv` on EAGAIN.
-    async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    pub(crate) async fn read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         use tokio::io::AsyncReadExt;
         match self {
             Sock::Tcp(s) => s.read_buf(buf).await,
@@ -47,21 +48,21 @@ impl Sock {
 
     /// Waits until the socket is readable (used while output is pending,
     /// beside [`Sock::writable`]).
-    async fn readable(&self) -> io::Result<()> {
+    pub(crate) async fn readable(&self) -> io::Result<()> {
         match self {
             Sock::Tcp(s) => s.readable().await,
             Sock::Unix(s) => s.readable().await,
         }
     }
 
-    fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+    pub(crate) fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.try_read_buf(buf),
             Sock::Unix(s) => s.try_read_buf(buf),
         }
     }
 
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+    pub(crate) fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sock::Tcp(s) => s.try_write(buf),
             Sock::Unix(s) => s.try_write(buf),
@@ -309,6 +310,44 @@ async fn serve_loop(sock: &mut Sock, srv: &Shared, client: &mut Client) -> io::R
                         let mark = out.len();
                         run_one(srv, client, &mut out, &args);
                         client.deliver_before_reply(&mut out, mark);
+                        if let Some(h) = client.handoff.take() {
+                            pos += consumed;
+                            match h {
+                                Handoff::Psync {
+                                    replid,
+                                    offset,
+                                    legacy_sync,
+                                } => {
+                                    // The connection becomes a replica's
+                                    // stream until it closes.
+                                    flush(sock, &mut out, client, srv).await?;
+                                    let rest = rbuf[pos..].to_vec();
+                                    return crate::replication::primary::serve(
+                                        sock,
+                                        srv,
+                                        client,
+                                        &replid,
+                                        offset,
+                                        legacy_sync,
+                                        rest,
+                                    )
+                                    .await;
+                                }
+                                Handoff::Wait {
+                                    target,
+                                    num,
+                                    deadline_ms,
+                                } => {
+                                    flush(sock, &mut out, client, srv).await?;
+                                    let n = wait_acks(srv, client, target, num, deadline_ms).await;
+                                    out.int(n as i64);
+                                }
+                            }
+                            if pos == rbuf.len() {
+                                break;
+                            }
+                            continue;
+                        }
                         if out.len() >= trigger && over_output_limit(srv, client, &out) {
                             return Ok(());
                         }
@@ -568,6 +607,46 @@ async fn wait_for_unpause(srv: &Shared, client: &Client, args: &Args<'_>) {
         }
     }
     client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+}
+
+/// WAIT: waits until `num` replicas acknowledged `target` (or the
+/// deadline, or the client is killed); returns how many did.
+async fn wait_acks(
+    srv: &Shared,
+    client: &Client,
+    target: u64,
+    num: usize,
+    deadline_ms: i64,
+) -> usize {
+    client
+        .info
+        .blocked
+        .store(crate::server::client::BLOCKED_COMMAND, Ordering::Relaxed);
+    let n = loop {
+        let acked = srv.repl.acked.notified();
+        tokio::pin!(acked);
+        acked.as_mut().enable();
+        let n = srv.repl.acked_at_least(target);
+        let now = unix_ms();
+        if n >= num || (deadline_ms != 0 && now >= deadline_ms) || client.info.is_killed() {
+            break n;
+        }
+        let nap = if deadline_ms == 0 {
+            1000
+        } else {
+            (deadline_ms - now).clamp(1, 1000)
+        };
+        tokio::select! {
+            _ = &mut acked => {}
+            _ = client.info.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(nap as u64)) => {}
+        }
+        if client.info.unblock.swap(0, Ordering::Relaxed) != 0 {
+            break srv.repl.acked_at_least(target);
+        }
+    };
+    client.info.blocked.store(BLOCKED_NONE, Ordering::Relaxed);
+    n
 }
 
 /// Moves Pub/Sub messages waiting in the client's mailbox to its replies.

@@ -153,10 +153,20 @@ pub fn run(config: Config) -> i32 {
             "Directive '{name}' is accepted for compatibility but has no effect in this version of Ember"
         ));
     }
+    if settings.disable_thp {
+        // As Redis: huge pages make a fork-free server's page faults zero
+        // 2 MB at a time (latency spikes while the dataset grows).
+        // SAFETY: prctl with PR_SET_THP_DISABLE takes plain integers.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
+    }
     let threads = settings.server_threads.max(1);
     let config = Arc::new(config);
     let srv = Arc::new(Shared::new(config.clone(), threads));
+    let _ = srv.me.set(Arc::downgrade(&srv));
     pubsub::install_notifications(&srv);
+    srv.bgsave.attach(&srv);
     log::set_role(b'M');
 
     let listeners = if settings.port != 0 {
@@ -215,6 +225,7 @@ pub fn run(config: Config) -> i32 {
     if srv.aof.clone().start_on_boot(&srv).is_err() {
         return 1;
     }
+    crate::replication::start(&srv);
 
     // Workers.
     let mut senders = Vec::with_capacity(threads);
@@ -378,16 +389,18 @@ async fn accept_loop(
                     _ = int.recv() => "SIGINT",
                 };
                 log::warning(&format!("Received {name} scheduling shutdown..."));
-                if !srv.settings().save.is_empty() {
-                    let mut db = srv.keyspace.view_all(0);
-                    if crate::commands::persistence::final_save(&srv, &mut db).is_err() {
-                        drop(db);
-                        log::warning(&format!(
-                            "{name} received but errors trying to shut down the server, check the logs for more information"
-                        ));
-                        continue;
-                    }
+                let mut db = srv.keyspace.view_all(0);
+                crate::commands::persistence::kill_bgsave(&srv, &mut db);
+                if !srv.settings().save.is_empty()
+                    && crate::commands::persistence::final_save(&srv, &mut db).is_err()
+                {
+                    drop(db);
+                    log::warning(&format!(
+                        "{name} received but errors trying to shut down the server, check the logs for more information"
+                    ));
+                    continue;
                 }
+                drop(db);
                 shutdown_and_exit(&srv, true);
             }
         }
@@ -528,7 +541,8 @@ fn cron_main(srv: Arc<Shared>) {
         let uptime = srv.started.elapsed();
         srv.keyspace.set_lru_clock(uptime.as_secs() as u32);
         // Active expiry: at most 25% of each period.
-        if srv.active_expire_enabled.load(Ordering::Relaxed) {
+        // A replica's keys expire when its primary says so.
+        if srv.active_expire_enabled.load(Ordering::Relaxed) && !srv.repl.is_replica() {
             let n = srv
                 .keyspace
                 .active_expire_cycle(period / 4, settings.active_expire_effort);
@@ -538,7 +552,9 @@ fn cron_main(srv: Arc<Shared>) {
         }
         // Save points (`save <seconds> <changes>`).
         crate::commands::persistence::cron_save_points(&srv);
+        srv.bgsave.cron(&srv);
         srv.aof.cron(&settings);
+        crate::replication::cron(&srv, &settings, tick, hz);
         // Idle clients.
         if settings.timeout > 0 {
             let now = crate::storage::keyspace::unix_ms();

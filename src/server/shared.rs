@@ -212,6 +212,13 @@ pub struct Shared {
     pub used_memory_startup: u64,
     /// The append-only file (`appendonly`), fed by `keyspace.feed`.
     pub aof: Arc<crate::persist::aof::Aof>,
+    /// The background save (BGSAVE) state.
+    pub bgsave: crate::persist::bgsave::BgSave,
+    /// Replication, both roles.
+    pub repl: crate::replication::Replication,
+    /// The `Arc` this lives in (set at start), for work that outlives a
+    /// command (REPLICAOF starts a thread).
+    pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
 }
 
 impl Shared {
@@ -258,7 +265,15 @@ impl Shared {
             replid: Mutex::new((random_hex40(), "0".repeat(40))),
             used_memory_startup: crate::commands::server::info::memory_in_use(),
             aof: Default::default(),
+            bgsave: Default::default(),
+            repl: Default::default(),
+            me: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The `Arc` holding this server (None before start, in unit tests).
+    pub fn arc(&self) -> Option<Arc<Shared>> {
+        self.me.get().and_then(|w| w.upgrade())
     }
 
     pub fn settings(&self) -> Arc<Settings> {

@@ -1,5 +1,6 @@
-//! Clients blocked on keys (BLPOP, BLMOVE, BLMPOP; later BZPOP*, XREAD
-//! BLOCK): the per-shard registry of [`Waiter`]s and their states.
+//! Clients blocked on keys (BLPOP, BLMOVE, BLMPOP, BZPOPMIN/BZPOPMAX/BZMPOP,
+//! XREAD/XREADGROUP BLOCK): the per-shard registry of [`Waiter`]s and
+//! their states.
 //!
 //! Each shard keeps, under its own lock, a FIFO queue of waiters per
 //! (database, key) and a list of keys made "ready" by a write since the

@@ -676,6 +676,38 @@ impl<K: DictKey, V> Dict<K, V> {
         v
     }
 
+    /// [`scan`](Self::scan) handing out mutable values (same cursor, same
+    /// guarantee): the snapshot walker marks the entries it serialises.
+    pub fn scan_mut(&mut self, cursor: u64, mut f: impl FnMut(&K, &mut V)) -> u64 {
+        if self.is_empty() {
+            return 0;
+        }
+        let mut v = cursor;
+        if !self.is_rehashing() {
+            let t = &mut self.ht[0];
+            let mask = (t.size() - 1) as u64;
+            visit_chain_mut(&mut t.buckets[(v & mask) as usize], &mut f);
+            return next_cursor(v, mask);
+        }
+        let [t0, t1] = &mut self.ht;
+        let (small, large) = if t0.size() <= t1.size() {
+            (t0, t1)
+        } else {
+            (t1, t0)
+        };
+        let m_small = (small.size() - 1) as u64;
+        let m_large = (large.size() - 1) as u64;
+        visit_chain_mut(&mut small.buckets[(v & m_small) as usize], &mut f);
+        loop {
+            visit_chain_mut(&mut large.buckets[(v & m_large) as usize], &mut f);
+            v = next_cursor(v, m_large);
+            if v & (m_small ^ m_large) == 0 {
+                break;
+            }
+        }
+        v
+    }
+
     /// Runs [`scan`](Self::scan) steps until at least `count` entries were
     /// visited, the scan completed, or `10 * count` steps found too few.
     pub fn scan_count<'a>(
@@ -854,6 +886,13 @@ fn visit_chain<'a, K, V>(mut link: &'a Link<K, V>, f: &mut impl FnMut(&'a K, &'a
     while let Some(node) = link {
         f(&node.key, &node.value);
         link = &node.next;
+    }
+}
+
+fn visit_chain_mut<K, V>(mut link: &mut Link<K, V>, f: &mut impl FnMut(&K, &mut V)) {
+    while let Some(node) = link {
+        f(&node.key, &mut node.value);
+        link = &mut node.next;
     }
 }
 

@@ -11,7 +11,17 @@
 //! whenever the database changes. While no consumer is attached
 //! ([`Feed::active`] is false) nothing is encoded: one relaxed load per
 //! write command.
+//!
+//! The feed fans out, under its one lock, to two consumers: the AOF's
+//! buffer (taken by the AOF writer with [`Feed::take`]) and, with the tee
+//! on ([`Feed::set_tee`]), the replication backlog (`storage::backlog`),
+//! which replicas are sent from. A replica turns the tee off: its backlog
+//! holds its primary's stream verbatim ([`Feed::push_repl`]), so offsets
+//! stay those of the primary for its own replicas, while its AOF gets the
+//! commands it applied. Bytes only replicas see (`PING` keep-alives,
+//! `REPLCONF GETACK`) also go through [`Feed::push_repl`].
 
+use super::backlog::Backlog;
 use parking_lot::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -44,6 +54,14 @@ struct Inner {
     last_db: Option<usize>,
     /// Bytes appended since start (the end of `buf` in stream offsets).
     offset: u64,
+    /// True while the AOF consumes `buf`.
+    aof: bool,
+    /// True while appended commands are copied into `backlog`.
+    tee: bool,
+    /// The replication backlog (created with the first replica).
+    backlog: Option<Backlog>,
+    /// Encoding space when only the tee consumes.
+    scratch: Vec<u8>,
 }
 
 /// See the module documentation.
@@ -57,6 +75,10 @@ pub struct Feed {
     inner: Mutex<Inner>,
     /// Called after each append, outside the lock (wakes the consumer).
     waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Called after the backlog grew (wakes the replicas' senders).
+    repl_waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Copy of the backlog's end (`master_repl_offset`), for lock-free reads.
+    repl_end: AtomicU64,
 }
 
 impl Feed {
@@ -66,15 +88,69 @@ impl Feed {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// Attaches or detaches the consumer. Detaching drops what was not
+    /// Attaches or detaches the AOF consumer. Detaching drops what was not
     /// taken; the next append after attaching starts with a `SELECT`.
     pub fn set_active(&self, on: bool) {
         let mut g = self.inner.lock();
         if !on {
             g.buf = Vec::new();
         }
+        g.aof = on;
         g.last_db = None;
-        self.active.store(on, Ordering::Relaxed);
+        self.active.store(g.aof || g.tee, Ordering::Relaxed);
+    }
+
+    /// Starts or stops copying appended commands into the replication
+    /// backlog (creating it, continuing at stream offset `end`, if there is
+    /// none). The next command starts with a `SELECT`.
+    pub fn set_tee(&self, on: bool, end: u64, size: u64, hard: u64) {
+        let mut g = self.inner.lock();
+        if on && g.backlog.is_none() {
+            g.backlog = Some(Backlog::new(end, size, hard));
+            self.repl_end.store(end, Ordering::Release);
+        }
+        g.tee = on;
+        g.last_db = None;
+        self.active.store(g.aof || g.tee, Ordering::Relaxed);
+    }
+
+    /// Runs `f` on the backlog (None: there is none) under the feed's lock:
+    /// nothing is appended meanwhile.
+    pub fn with_backlog<R>(&self, f: impl FnOnce(&mut Option<Backlog>) -> R) -> R {
+        let mut g = self.inner.lock();
+        let r = f(&mut g.backlog);
+        let end = g.backlog.as_ref().map(|b| b.end());
+        drop(g);
+        if let Some(end) = end {
+            self.repl_end.store(end, Ordering::Release);
+        }
+        r
+    }
+
+    /// Appends bytes to the replication stream only (not the AOF):
+    /// keep-alives, ACK requests, and on a replica its primary's stream.
+    pub fn push_repl(&self, bytes: &[u8]) {
+        {
+            let mut g = self.inner.lock();
+            let Some(b) = g.backlog.as_mut() else {
+                return;
+            };
+            b.push(bytes);
+            self.repl_end.store(b.end(), Ordering::Release);
+        }
+        if let Some(w) = self.repl_waker.get() {
+            w();
+        }
+    }
+
+    /// The replication offset: bytes ever put in the backlog's stream.
+    pub fn repl_offset(&self) -> u64 {
+        self.repl_end.load(Ordering::Acquire)
+    }
+
+    /// Installs the function called after the backlog grew.
+    pub fn set_repl_waker(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.repl_waker.set(f);
     }
 
     /// Installs the function called after each append.
@@ -94,32 +170,50 @@ impl Feed {
         if cmds.is_empty() {
             return;
         }
+        let teed;
         {
-            let mut g = self.inner.lock();
-            let start = g.buf.len();
+            let mut guard = self.inner.lock();
+            let g = &mut *guard;
+            // Encoded into the AOF's buffer, or scratch space when only
+            // the tee listens.
+            let mut scratch = std::mem::take(&mut g.scratch);
+            let out = if g.aof { &mut g.buf } else { &mut scratch };
+            let start = out.len();
             let wrap = wrap && cmds.len() > 1;
             let mut first = true;
             for (db, bytes) in cmds {
                 if g.last_db != Some(*db) {
                     let mut num = itoa::Buffer::new();
                     let n = num.format(*db);
-                    encode_command(&mut g.buf, [&b"SELECT"[..], n.as_bytes()].into_iter());
+                    encode_command(out, [&b"SELECT"[..], n.as_bytes()].into_iter());
                     g.last_db = Some(*db);
                 }
                 if wrap && first {
-                    g.buf.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+                    out.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
                 }
                 first = false;
-                g.buf.extend_from_slice(bytes);
+                out.extend_from_slice(bytes);
             }
             if wrap {
-                g.buf.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+                out.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
             }
-            let added = (g.buf.len() - start) as u64;
+            let added = (out.len() - start) as u64;
+            teed = g.tee;
+            if g.tee
+                && let Some(b) = g.backlog.as_mut()
+            {
+                b.push(&out[start..]);
+                self.repl_end.store(b.end(), Ordering::Release);
+            }
+            scratch.clear();
+            g.scratch = scratch;
             g.offset += added;
             self.published.store(g.offset, Ordering::Release);
         }
         if let Some(w) = self.waker.get() {
+            w();
+        }
+        if teed && let Some(w) = self.repl_waker.get() {
             w();
         }
     }

@@ -12,6 +12,7 @@ use super::blocking::{BlockRegistry, Waiter};
 use super::dict::{Dict, hash_bytes};
 use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
+use super::snapshot::ShardSnap;
 use super::value::{Entry, NO_EXPIRE, Value};
 use super::watch::Watches;
 use compact_bytes::CompactBytesSlice;
@@ -120,6 +121,9 @@ pub struct Shard {
     expire_db_cursor: usize,
     /// Active expiry: where in the expires table sampling resumes.
     expire_scan_cursor: u64,
+    /// This shard's part of the running snapshot (BGSAVE), if any: see
+    /// `storage::snapshot`.
+    pub(in crate::storage) snap: Option<Box<ShardSnap>>,
 }
 
 /// A shard's lock on cache lines of its own (no false sharing between
@@ -157,6 +161,11 @@ pub struct Keyspace {
     expire_backlog: AtomicBool,
     /// Shard where the next active-expiry cycle starts.
     expire_shard_cursor: AtomicU32,
+    /// Epoch of the last snapshot started (its low 16 bits mark entries).
+    snapshot_epoch: AtomicU32,
+    /// True on a replica: expiry follows the primary (see
+    /// [`Keyspace::set_replica_mode`]).
+    replica_mode: AtomicBool,
 }
 
 impl Keyspace {
@@ -169,6 +178,7 @@ impl Keyspace {
                     blocked: BlockRegistry::default(),
                     expire_db_cursor: 0,
                     expire_scan_cursor: 0,
+                    snap: None,
                 }))
             })
             .collect();
@@ -182,7 +192,26 @@ impl Keyspace {
             lru_clock: AtomicU32::new(0),
             expire_backlog: AtomicBool::new(false),
             expire_shard_cursor: AtomicU32::new(0),
+            snapshot_epoch: AtomicU32::new(0),
+            replica_mode: AtomicBool::new(false),
         }
+    }
+
+    /// A new snapshot epoch (0 when the 16-bit mark wrapped).
+    pub(in crate::storage) fn next_snapshot_epoch(&self) -> u16 {
+        (self.snapshot_epoch.fetch_add(1, Ordering::Relaxed) as u16).wrapping_add(1)
+    }
+
+    /// On a replica keys are never deleted for their TTL: the primary
+    /// sends `DEL` when they expire there. Reads hide logically expired
+    /// keys; the primary's own commands (a view with
+    /// [`Db::from_master`]) still see them, as in Redis.
+    pub fn set_replica_mode(&self, on: bool) {
+        self.replica_mode.store(on, Ordering::SeqCst);
+    }
+
+    pub fn replica_mode(&self) -> bool {
+        self.replica_mode.load(Ordering::Relaxed)
     }
 
     pub fn databases(&self) -> usize {
@@ -346,8 +375,8 @@ impl Keyspace {
     pub fn flush_all(&self) {
         for s in self.shards.iter() {
             let mut g = s.lock();
-            for t in g.dbs.iter_mut() {
-                *t = DbTable::default();
+            for i in 0..g.dbs.len() {
+                g.take_table(i);
             }
         }
     }
@@ -394,6 +423,7 @@ impl Shard {
             sampled += seen;
             for k in &victims {
                 let h = hash_bytes(k);
+                Shard::preserve_in(self.snap.as_deref_mut(), dbi, h, k, table);
                 table.remove_hashed(h, k);
                 if ks.watches.active() {
                     ks.watches.touch(dbi, k);
@@ -443,6 +473,9 @@ pub struct Db<'a> {
     pub rewrote: bool,
     /// The pending commands form a transaction (EXEC).
     wrap: bool,
+    /// The command comes from our primary (replica side): expired keys
+    /// are still visible to it.
+    pub from_master: bool,
 }
 
 impl Drop for Db<'_> {
@@ -474,6 +507,7 @@ impl<'a> Db<'a> {
             pending: Vec::new(),
             rewrote: false,
             wrap: false,
+            from_master: false,
         }
     }
 
@@ -540,17 +574,26 @@ impl<'a> Db<'a> {
     #[inline]
     fn expire_if_needed(&mut self, db: usize, hash: u64, key: &[u8]) -> bool {
         let now = self.now();
-        let shard = self.shard(hash);
-        let t = &mut shard.dbs[db];
-        match t.main.get_hashed(hash, key) {
-            Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now => {
-                t.remove_hashed(hash, key);
-                shard.stats.expired_keys += 1;
-                self.expired(db, key);
-                true
-            }
-            _ => false,
+        let due = {
+            let t = &self.shard(hash).dbs[db];
+            matches!(
+                t.main.get_hashed(hash, key),
+                Some(e) if e.has_expire() && t.expire_hashed(hash, key) <= now
+            )
+        };
+        if !due {
+            return false;
         }
+        if self.ks.replica_mode.load(Ordering::Relaxed) {
+            // Hidden from clients, left for the primary's DEL.
+            return !self.from_master;
+        }
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        shard.dbs[db].remove_hashed(hash, key);
+        shard.stats.expired_keys += 1;
+        self.expired(db, key);
+        true
     }
 
     /// Looks a key up for a command (lazy expiry, LRU stamp, hit/miss).
@@ -635,8 +678,10 @@ impl<'a> Db<'a> {
         // expired, in which case the pointer is not used again. (Reading
         // the `expires` table does not touch `main`.)
         let has_ttl = unsafe { (*entry).has_expire() };
-        if has_ttl && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now() {
-            self.expire_if_needed(db, hash, key);
+        if has_ttl
+            && self.shard(hash).dbs[db].expire_hashed(hash, key) <= self.now()
+            && self.expire_if_needed(db, hash, key)
+        {
             if stats {
                 self.shard(hash).stats.keyspace_misses += 1;
             }
@@ -645,9 +690,13 @@ impl<'a> Db<'a> {
             }
             return None;
         }
+        let shard = self.shard(hash);
         if stats {
-            self.shard(hash).stats.keyspace_hits += 1;
+            shard.stats.keyspace_hits += 1;
         }
+        // The caller may change the entry: a running snapshot takes its
+        // value first (this only sets the entry's mark, it moves nothing).
+        shard.preserve(db, hash, key);
         // SAFETY: as above; the table was not touched since.
         let e = unsafe { &mut *entry };
         if touch {
@@ -676,7 +725,9 @@ impl<'a> Db<'a> {
         if has_ttl && self.expire_if_needed(db, hash, key) {
             return None;
         }
-        self.shard(hash).dbs[db].main.get_mut_hashed(hash, key)
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        shard.dbs[db].main.get_mut_hashed(hash, key)
     }
 
     /// Stores a value under `key`, replacing any old one. The TTL is
@@ -709,6 +760,8 @@ impl<'a> Db<'a> {
         // The clock is read only when an old TTL matters.
         let mut now = self.now;
         let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        let mark = shard.new_mark();
         let t = &mut shard.dbs[db];
         let mut created = false;
         let mut expired = false;
@@ -754,6 +807,9 @@ impl<'a> Db<'a> {
             None => {
                 let mut fresh = fresh;
                 fresh.ttl = expire != NO_EXPIRE;
+                if let Some(m) = mark {
+                    fresh.snap = m;
+                }
                 t.main.insert_new_hashed(hash, Key::new(key), fresh);
                 if expire != NO_EXPIRE {
                     t.expires.insert_new_hashed(hash, Key::new(key), expire);
@@ -889,6 +945,10 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        if let Some(m) = shard.new_mark() {
+            entry.snap = m;
+        }
         let t = &mut shard.dbs[db];
         entry.ttl = expire != NO_EXPIRE;
         let mut expired = false;
@@ -918,6 +978,44 @@ impl<'a> Db<'a> {
         self.ks.notifier.emit(notify::NEW, db, "new", key);
     }
 
+    /// Bulk load (RDB, AOF preamble): adds a key that must not exist yet,
+    /// hashing it once; no notification, no dirty count (as Redis's
+    /// loader). Returns false, changing nothing, when the key exists.
+    pub fn load_entry_in(&mut self, db: usize, key: &[u8], mut entry: Entry, expire: i64) -> bool {
+        let hash = hash_bytes(key);
+        let shard = self.shard(hash);
+        if let Some(m) = shard.new_mark() {
+            // Not in a running snapshot's cut.
+            entry.snap = m;
+        }
+        let t = &mut shard.dbs[db];
+        if t.main.contains_key_hashed(hash, key) {
+            return false;
+        }
+        entry.ttl = expire != NO_EXPIRE;
+        t.main.insert_new_hashed(hash, Key::new(key), entry);
+        if expire != NO_EXPIRE {
+            t.expires.insert_new_hashed(hash, Key::new(key), expire);
+        }
+        self.signal(db, key);
+        true
+    }
+
+    /// Bulk load: makes room in database `db` of every locked shard for
+    /// about `keys` keys (`expires` of them with a TTL) spread evenly, so
+    /// the tables do not grow and rehash while loading (the RDB's
+    /// RESIZEDB hint).
+    pub fn reserve_in(&mut self, db: usize, keys: u64, expires: u64) {
+        let per = |n: u64| (n as usize / SHARDS) + (n as usize / SHARDS) / 8 + 1;
+        let (k, e) = (per(keys.min(1 << 32)), per(expires.min(1 << 32)));
+        for shard in self.shards_mut() {
+            shard.dbs[db].main.reserve(k);
+            if expires > 0 {
+                shard.dbs[db].expires.reserve(e);
+            }
+        }
+    }
+
     /// Deletes a key; returns its entry if it existed (and was not expired).
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let db = self.index;
@@ -935,6 +1033,7 @@ impl<'a> Db<'a> {
         let hash = self.hash(key);
         let now = self.now();
         let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
         let (e, at) = shard.dbs[db].take_hashed(hash, key)?;
         if at <= now {
             shard.stats.expired_keys += 1;
@@ -972,7 +1071,9 @@ impl<'a> Db<'a> {
     pub fn remove_stored(&mut self, key: &[u8]) -> bool {
         let db = self.index;
         let hash = self.hash(key);
-        if self.shard(hash).dbs[db].remove_hashed(hash, key).is_none() {
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        if shard.dbs[db].remove_hashed(hash, key).is_none() {
             return false;
         }
         self.dirty += 1;
@@ -985,7 +1086,9 @@ impl<'a> Db<'a> {
     pub fn set_expire(&mut self, key: &[u8], at: i64) {
         let db = self.index;
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        let t = &mut shard.dbs[db];
         if let Some(e) = t.main.get_mut_hashed(hash, key) {
             e.ttl = at != NO_EXPIRE;
             match t.expires.get_mut_hashed(hash, key) {
@@ -1007,7 +1110,9 @@ impl<'a> Db<'a> {
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let db = self.index;
         let hash = self.hash(key);
-        let t = &mut self.shard(hash).dbs[db];
+        let shard = self.shard(hash);
+        shard.preserve(db, hash, key);
+        let t = &mut shard.dbs[db];
         match t.main.get_mut_hashed(hash, key) {
             Some(e) if e.has_expire() => {
                 e.ttl = false;
@@ -1053,16 +1158,20 @@ impl<'a> Db<'a> {
         let mut removed = 0u64;
         let mut old = Vec::new();
         for shard in self.shards_mut() {
+            // Waiters that must hear of a deletion (XREADGROUP) look again.
+            shard.blocked.mark_all_ready(&dbs);
             let range = match db {
                 Some(d) => d..d + 1,
                 None => 0..shard.dbs.len(),
             };
-            for t in &mut shard.dbs[range] {
+            for i in range {
+                let t = &shard.dbs[i];
                 if t.main.is_empty() && t.expires.is_empty() {
                     continue;
                 }
                 removed += t.main.len() as u64;
-                old.push(std::mem::take(t));
+                // A running snapshot keeps the tables it still needs.
+                old.extend(shard.take_table(i));
             }
             // The active-expiry cursor may point into a dropped table.
             shard.expire_scan_cursor = 0;
@@ -1077,6 +1186,7 @@ impl<'a> Db<'a> {
         for shard in self.shards_mut() {
             shard.blocked.mark_all_ready(&[a, b]);
             shard.dbs.swap(a, b);
+            shard.swap_snapshot_dbs(a, b);
             shard.expire_scan_cursor = 0;
         }
     }
@@ -1118,7 +1228,9 @@ impl<'a> Db<'a> {
     /// expired keys met on the way are deleted, as Redis's RANDOMKEY does.
     pub fn random_key(&mut self, db: usize) -> Option<Key> {
         let mut rng = rand::rng();
+        let mut tries = 0;
         loop {
+            tries += 1;
             let sizes: Vec<(usize, usize)> = (0..SHARDS)
                 .map(|s| (s, self.shard_at(s).dbs[db].main.len()))
                 .collect();
@@ -1145,7 +1257,9 @@ impl<'a> Db<'a> {
                 let due = t.expire_of(k.as_slice(), e).is_some_and(|at| at <= now);
                 (k.clone(), due)
             };
-            if !expired {
+            // A replica does not delete expired keys: after 100 expired
+            // ones it answers one anyway, as Redis does.
+            if !expired || (tries >= 100 && self.ks.replica_mode()) {
                 return Some(key);
             }
             self.expire_if_due(db, &key);
@@ -1417,8 +1531,10 @@ mod tests {
         fill(&ks, 0, 200, key, None);
         {
             let mut v = ks.view_all(0);
+            // Well in the past: the view's clock is read once, maybe
+            // before this loop.
             for i in 1..200 {
-                v.set_expire(&key(i), unix_ms() - 1);
+                v.set_expire(&key(i), unix_ms() - 10_000);
             }
             assert_eq!(v.random_key(0).unwrap().as_slice(), b"key:0");
         }

@@ -1,6 +1,7 @@
 //! Data structures and the keyspace; nothing here knows about commands,
 //! replies or sockets.
 
+pub mod backlog;
 pub mod blocking;
 pub mod dict;
 pub mod feed;
@@ -9,6 +10,7 @@ pub mod keyspace;
 pub mod list;
 pub mod notify;
 pub mod set;
+pub mod snapshot;
 pub mod stream;
 pub mod value;
 pub mod watch;

@@ -75,6 +75,11 @@ pub struct Entry {
     /// True when the key has an entry in the `expires` table. Kept in sync
     /// by the keyspace alone (set_expire, persist, set, insert_entry_in).
     pub(in crate::storage) ttl: bool,
+    /// Snapshot epoch in which this entry was last serialised (or created
+    /// during that snapshot): equal to the running snapshot's epoch means
+    /// "already in the snapshot" (see `storage::snapshot`). Fits in the
+    /// padding after the flags, so the entry stays 40 bytes.
+    pub(in crate::storage) snap: u16,
 }
 
 impl Entry {
@@ -88,6 +93,7 @@ impl Entry {
             lru,
             raw,
             ttl: false,
+            snap: 0,
         }
     }
 

@@ -298,22 +298,28 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
                 field!(out, z, 0);
             }
             field!(out, "current_fork_perc", "0.00");
-            field!(out, "current_save_keys_processed", 0);
-            field!(out, "current_save_keys_total", 0);
+            let (keys_done, keys_total, bg_running, bg_last, bg_current) = srv.bgsave.info();
+            field!(out, "current_save_keys_processed", keys_done);
+            field!(out, "current_save_keys_total", keys_total);
             field!(
                 out,
                 "rdb_changes_since_last_save",
                 srv.dirty.load(Ordering::Relaxed)
             );
-            field!(out, "rdb_bgsave_in_progress", 0);
+            field!(out, "rdb_bgsave_in_progress", bg_running);
             field!(
                 out,
                 "rdb_last_save_time",
                 srv.lastsave.load(Ordering::Relaxed)
             );
-            field!(out, "rdb_last_bgsave_status", "ok");
-            field!(out, "rdb_last_bgsave_time_sec", -1);
-            field!(out, "rdb_current_bgsave_time_sec", -1);
+            let status = if srv.last_save_ok.load(Ordering::Relaxed) {
+                "ok"
+            } else {
+                "err"
+            };
+            field!(out, "rdb_last_bgsave_status", status);
+            field!(out, "rdb_last_bgsave_time_sec", bg_last);
+            field!(out, "rdb_current_bgsave_time_sec", bg_current);
             field!(out, "rdb_saves", srv.rdb_saves.load(Ordering::Relaxed));
             field!(out, "rdb_last_cow_size", 0);
             field!(
@@ -341,18 +347,9 @@ fn section(ctx: &mut Ctx, name: &str, out: &mut String) {
             stats_section(srv, ks, out)
         }
         "replication" => {
-            let (id1, id2) = srv.replid.lock().clone();
-            field!(out, "role", "master");
-            field!(out, "connected_slaves", 0);
-            field!(out, "master_failover_state", "no-failover");
-            field!(out, "master_replid", id1);
-            field!(out, "master_replid2", id2);
-            field!(out, "master_repl_offset", 0);
-            field!(out, "second_repl_offset", -1);
-            field!(out, "repl_backlog_active", 0);
-            field!(out, "repl_backlog_size", st.repl_backlog_size);
-            field!(out, "repl_backlog_first_byte_offset", 0);
-            field!(out, "repl_backlog_histlen", 0);
+            for (k, v) in crate::replication::info_fields(srv, &st) {
+                field!(out, k, v);
+            }
         }
         "cpu" => {
             let (u, s) = rusage(libc::RUSAGE_SELF);
@@ -650,9 +647,11 @@ fn stats_section(srv: &Shared, ks: ShardStats, out: &mut String) {
         "rejected_connections",
         srv.stats.rejected_connections.load(Ordering::Relaxed)
     );
-    field!(out, "sync_full", 0);
-    field!(out, "sync_partial_ok", 0);
-    field!(out, "sync_partial_err", 0);
+    let r = &srv.repl;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    field!(out, "sync_full", r.sync_full.load(relaxed));
+    field!(out, "sync_partial_ok", r.sync_partial_ok.load(relaxed));
+    field!(out, "sync_partial_err", r.sync_partial_err.load(relaxed));
     field!(out, "expired_keys", ks.expired_keys);
     field!(out, "expired_stale_perc", "0.00");
     field!(out, "expired_time_cap_reached_count", 0);

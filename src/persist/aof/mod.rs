@@ -68,6 +68,96 @@ fn write_base(
     sink.into_inner().into_inner().map_err(|e| e.into_error())
 }
 
+/// Starts the snapshot a rewrite's base is written from (`db` holds every
+/// shard); `None` when another snapshot (a BGSAVE) is running.
+fn snapshot_base(
+    srv: &Shared,
+    db: &mut crate::storage::keyspace::Db,
+    rdb: bool,
+) -> Option<(crate::storage::snapshot::Walker, Vec<(u64, u64)>)> {
+    use crate::storage::snapshot::Encoder;
+    let st = srv.settings();
+    let encoder: Encoder = if rdb {
+        let (compress, th) = (st.rdbcompression, crate::persist::convert::thresholds(&st));
+        std::sync::Arc::new(move |buf: &mut Vec<u8>, key: &[u8], e, at| {
+            let mut w = crate::persist::rdb::writer::Writer::new(buf, compress, false);
+            let _ = crate::persist::convert::write_entry(&mut w, key, e, at, &th);
+        })
+    } else {
+        std::sync::Arc::new(|buf: &mut Vec<u8>, key: &[u8], e, at: Option<i64>| {
+            rewrite::resp_record(
+                buf,
+                key,
+                &e.value,
+                at.unwrap_or(crate::storage::value::NO_EXPIRE),
+            );
+        })
+    };
+    db.begin_snapshot(encoder)
+        .ok()
+        .map(|(w, cut)| (w, cut.sizes))
+}
+
+/// Writes the base at `path` from a snapshot walk (clients run meanwhile).
+fn write_base_from(
+    srv: &Shared,
+    (mut walker, sizes): (crate::storage::snapshot::Walker, Vec<(u64, u64)>),
+    path: &Path,
+    rdb: bool,
+) -> std::io::Result<File> {
+    use crate::storage::snapshot::Step;
+    let out = std::io::BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let st = srv.settings();
+    let mut cur: Option<usize> = None;
+    let step;
+    let out = if rdb {
+        let mut w =
+            crate::persist::rdb::writer::Writer::new(out, st.rdbcompression, st.rdbchecksum);
+        crate::persist::snapshot::write_header(
+            &mut w,
+            crate::commands::server::info::memory_in_use(),
+            true,
+        )?;
+        let mut announced = vec![false; sizes.len()];
+        step = walker.run(&srv.keyspace, &mut |c, bytes| {
+            if cur != Some(c) {
+                w.select_db(c as u64)?;
+                if !announced[c] {
+                    announced[c] = true;
+                    w.resize_db(sizes[c].0, sizes[c].1)?;
+                }
+                cur = Some(c);
+            }
+            w.raw(bytes)
+        });
+        w.finish()?
+    } else {
+        let mut out = out;
+        step = walker.run(&srv.keyspace, &mut |c, bytes| {
+            if cur != Some(c) {
+                let mut sel = Vec::new();
+                crate::storage::feed::encode_command(
+                    &mut sel,
+                    [&b"SELECT"[..], c.to_string().as_bytes()].into_iter(),
+                );
+                out.write_all(&sel)?;
+                cur = Some(c);
+            }
+            out.write_all(bytes)
+        });
+        out
+    };
+    match step {
+        Ok(Step::Done) => {}
+        Ok(_) => return Err(std::io::Error::other("the snapshot was cancelled")),
+        Err(e) => {
+            walker.cancel(&srv.keyspace);
+            return Err(e);
+        }
+    }
+    out.into_inner().map_err(|e| e.into_error())
+}
+
 /// What a rewrite or start needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct Params {
@@ -843,9 +933,20 @@ impl Aof {
                 .lock()
                 .manifest
                 .next_base(&params.prefix, params.rdb_preamble);
-            // The dataset, serialised while still locked.
-            let file = write_base(srv, &mut db, &tmp_base, params.rdb_preamble)?;
-            drop(db);
+            // The dataset at this cut: from a snapshot walked after the
+            // locks are released, or (a BGSAVE holds the snapshot) while
+            // still locked.
+            let file = match snapshot_base(srv, &mut db, params.rdb_preamble) {
+                Some(walker) => {
+                    drop(db);
+                    write_base_from(srv, walker, &tmp_base, params.rdb_preamble)?
+                }
+                None => {
+                    let f = write_base(srv, &mut db, &tmp_base, params.rdb_preamble)?;
+                    drop(db);
+                    f
+                }
+            };
             file.sync_all()?;
             let size = file.metadata()?.len();
             log::notice(&format!(

@@ -1,10 +1,9 @@
 //! Turning the dataset into an AOF base file.
 //!
-//! Today the walk runs over a consistent view taken by locking every shard
-//! ([`walk_locked`]): clients wait while the base is serialised. The walk
-//! and the serialiser are separate on purpose: a future copy-on-write
-//! snapshot iterator only has to call a [`BaseSink`] with the same
-//! `(db, key, value, expiry)` items, and nothing else changes.
+//! A rewrite takes its base from the copy-on-serialise snapshot
+//! (`storage::snapshot`, as BGSAVE does), encoding each key with
+//! [`resp_record`] or as an RDB record; [`walk_locked`] serialises under
+//! every shard lock instead, when another snapshot (a BGSAVE) is running.
 
 use crate::storage::feed::encode_command;
 use crate::storage::keyspace::Db;
@@ -53,6 +52,26 @@ pub struct RespSink<W: Write> {
     out: W,
     db: Option<usize>,
     buf: Vec<u8>,
+    /// `buf` goes to `out` once this long.
+    flush_at: usize,
+}
+
+/// Appends the RESP commands that recreate one key (no `SELECT`) to
+/// `buf`: the snapshot encoder of a RESP base. Keys already expired are
+/// left out.
+pub fn resp_record(buf: &mut Vec<u8>, key: &[u8], value: &Value, expire: i64) {
+    if expire <= crate::storage::keyspace::unix_ms() {
+        return;
+    }
+    let mut s = RespSink {
+        out: io::sink(),
+        db: Some(0),
+        buf: std::mem::take(buf),
+        flush_at: usize::MAX,
+    };
+    // Nothing is written to `out`: cannot fail.
+    let _ = s.key(0, key, value, expire);
+    *buf = s.buf;
 }
 
 impl<W: Write> RespSink<W> {
@@ -61,6 +80,7 @@ impl<W: Write> RespSink<W> {
             out,
             db: None,
             buf: Vec::with_capacity(64 * 1024),
+            flush_at: 32 * 1024,
         }
     }
 
@@ -233,7 +253,7 @@ impl<W: Write> BaseSink for RespSink<W> {
                 [&b"PEXPIREAT"[..], key, num.format(expire).as_bytes()].into_iter(),
             );
         }
-        if self.buf.len() >= 32 * 1024 {
+        if self.buf.len() >= self.flush_at {
             self.out.write_all(&self.buf)?;
             self.buf.clear();
         }
