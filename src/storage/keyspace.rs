@@ -714,8 +714,13 @@ impl<'a> Db<'a> {
 
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.hash(key);
-        // No key of this database has a TTL (the common case): one probe.
-        if self.shard(hash).dbs[db].expires.is_empty() {
+        // No key of this database has a TTL and no snapshot runs (the
+        // common case): one probe.
+        let simple = {
+            let shard = self.shard(hash);
+            shard.dbs[db].expires.is_empty() && shard.snap.is_none()
+        };
+        if simple {
             return self.shard(hash).dbs[db].main.get_mut_hashed(hash, key);
         }
         let has_ttl = self.shard(hash).dbs[db]
