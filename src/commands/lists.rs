@@ -462,11 +462,22 @@ fn range_of(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
 fn push_generic(ctx: &mut Ctx, args: &Args, end: End, only_existing: bool) {
     let key = args.get(1);
     let f = fill(ctx);
-    let items: Vec<&[u8]> = (2..args.len()).map(|i| args.get(i)).collect();
     match find(ctx.db, key, true) {
         Found::WrongType => ctx.wrong_type(),
         Found::Missing if only_existing => ctx.out.int(0),
-        _ => {
+        Found::List(l) => {
+            // The list is at hand: push without looking it up again.
+            for i in 2..args.len() {
+                l.push(end, args.get(i), f);
+            }
+            let n = l.len();
+            ctx.db.touched(key);
+            ctx.db.dirty += args.len() as u64 - 3;
+            ctx.db.notify(LIST_EVENTS, push_event(end), key);
+            ctx.out.int(n as i64);
+        }
+        Found::Missing => {
+            let items: Vec<&[u8]> = (2..args.len()).map(|i| args.get(i)).collect();
             let n = push_onto(ctx.db, key, end, &items, f);
             ctx.out.int(n as i64);
         }
@@ -512,10 +523,19 @@ fn pop_generic(ctx: &mut Ctx, args: &Args, end: End) {
             Some(_) => ctx.out.null_array(),
             None => ctx.out.null(),
         },
-        Found::List(_) => match count {
+        Found::List(l) => match count {
             None => {
-                let v = pop_n(ctx.db, key, end, 1);
-                ctx.out.bulk(&v[0]);
+                // The element goes straight into the reply: no copy.
+                let out = &mut *ctx.out;
+                l.pop_with(end, |v| out.bulk(v));
+                let empty = l.is_empty();
+                ctx.db.notify(LIST_EVENTS, pop_event(end), key);
+                if empty {
+                    ctx.db.remove(key);
+                    ctx.db.notify(GENERIC, "del", key);
+                } else {
+                    ctx.db.touched(key);
+                }
             }
             Some(n) => {
                 let v = pop_n(ctx.db, key, end, n);
@@ -560,9 +580,8 @@ fn lrange(ctx: &mut Ctx, args: &Args) {
             None => ctx.out.array(0),
             Some((s, e)) => {
                 ctx.out.array(e - s + 1);
-                for it in l.range(s, e) {
-                    ctx.out.bulk(it);
-                }
+                let out = &mut *ctx.out;
+                l.for_range(s, e, |it| out.bulk(it));
             }
         },
     }

@@ -724,14 +724,21 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, mut f: AddFlags) {
     let mut idx = 2;
     while idx < args.len() {
         let o = args.get(idx);
-        let flag = match o.to_ascii_lowercase().as_slice() {
-            b"nx" => &mut f.nx,
-            b"xx" => &mut f.xx,
-            b"gt" => &mut f.gt,
-            b"lt" => &mut f.lt,
-            b"ch" => &mut f.ch,
-            b"incr" => &mut f.incr,
-            _ => break,
+        let is = |name: &[u8]| o.eq_ignore_ascii_case(name);
+        let flag = if is(b"nx") {
+            &mut f.nx
+        } else if is(b"xx") {
+            &mut f.xx
+        } else if is(b"gt") {
+            &mut f.gt
+        } else if is(b"lt") {
+            &mut f.lt
+        } else if is(b"ch") {
+            &mut f.ch
+        } else if is(b"incr") {
+            &mut f.incr
+        } else {
+            break;
         };
         *flag = true;
         idx += 1;
@@ -756,29 +763,37 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, mut f: AddFlags) {
             .out
             .err("ERR INCR option supports a single increment-element pair");
     }
-    let mut scores = Vec::with_capacity(n);
+    // Scores are all parsed before anything changes (a bad one fails the
+    // whole command); a few fit on the stack.
+    let mut small = [0f64; 8];
+    let mut big = Vec::new();
+    let scores: &mut [f64] = if n <= small.len() {
+        &mut small[..n]
+    } else {
+        big.resize(n, 0.0);
+        &mut big
+    };
     let mut maxlen = 0;
-    for i in 0..n {
+    for (i, slot) in scores.iter_mut().enumerate() {
         match parse_score(args.get(idx + 2 * i)) {
-            Some(s) => scores.push(s),
+            Some(s) => *slot = s,
             None => return ctx.out.err(NOT_FLOAT),
         }
         maxlen = maxlen.max(args.get(idx + 2 * i + 1).len());
     }
     let lim = limits(ctx);
-    let created = match find(ctx.db, key, true) {
+    let (z, created) = match find(ctx.db, key, true) {
         Found::WrongType => return ctx.wrong_type(),
-        Found::ZSet(_) => false,
+        Found::ZSet(z) => (z, false),
         Found::Missing => {
             if f.xx {
                 return zadd_reply(ctx, f, 0, 0, None);
             }
             let z = ZSetValue::with_hint(n, maxlen, lim);
             ctx.db.set(key, Value::ZSet(Box::new(z)), false);
-            true
+            (zset_at(ctx.db, key), true)
         }
     };
-    let z = zset_at(ctx.db, key);
     let (mut added, mut updated, mut last) = (0usize, 0usize, None);
     let mut nan = false;
     for (i, &score) in scores.iter().enumerate() {

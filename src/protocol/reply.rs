@@ -178,7 +178,20 @@ impl Reply {
 
     #[inline]
     pub fn bulk(&mut self, s: &[u8]) {
-        self.line(b'$', s.len() as i64);
+        let n = s.len();
+        // One capacity check for the whole element; the header of a short
+        // one (the common case: many per LRANGE/SMEMBERS reply) is a
+        // fixed-size store rather than an itoa call and a memcpy.
+        self.buf.reserve(n + 24);
+        if n < 10 {
+            self.buf
+                .extend_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        } else if n < 100 {
+            let (t, u) = (b'0' + (n / 10) as u8, b'0' + (n % 10) as u8);
+            self.buf.extend_from_slice(&[b'$', t, u, b'\r', b'\n']);
+        } else {
+            self.line(b'$', n as i64);
+        }
         self.buf.extend_from_slice(s);
         self.buf.extend_from_slice(b"\r\n");
     }

@@ -308,6 +308,29 @@ impl<K: DictKey, V> Dict<K, V> {
         None
     }
 
+    /// Inserts `key` (new entries go at the head of their chain, as
+    /// [`Dict::insert_new_hashed`]) or, when an equal key is present,
+    /// overwrites the stored key and value in place: for keys that carry a
+    /// payload (a hash's field and value), an update costs no free and no
+    /// allocation. True when the key was inserted.
+    pub fn upsert_key_hashed(&mut self, hash: u64, key: K, value: V) -> bool {
+        self.step();
+        let [t0, t1] = &mut self.ht;
+        for t in [t0, t1] {
+            if t.used == 0 {
+                continue;
+            }
+            let idx = t.index(hash);
+            if let Some(node) = find_slot(&mut t.buckets[idx], key.key_bytes()) {
+                node.key = key;
+                node.value = value;
+                return false;
+            }
+        }
+        self.insert_new_hashed(hash, key, value);
+        true
+    }
+
     // ----- insertion -----------------------------------------------------
 
     /// Inserts or replaces. On replace the stored key is kept and the old
@@ -737,6 +760,34 @@ impl<K: DictKey, V> Dict<K, V> {
         let mut steps = count.saturating_mul(10);
         let mut empty_run = 0usize;
         let mut stored = 0usize;
+        if !rehashing {
+            // The loop below restricted to one table (same visits, same
+            // random draws), without its per-bucket table checks.
+            let buckets = &t0.buckets[..];
+            while stored < count && steps > 0 {
+                steps -= 1;
+                let mut link = &buckets[i];
+                if link.is_none() {
+                    empty_run += 1;
+                    if empty_run >= 5 && empty_run > count {
+                        i = rng.next_u64() as usize & max_mask;
+                        empty_run = 0;
+                    }
+                } else {
+                    empty_run = 0;
+                    while let Some(node) = link {
+                        f(&node.key, &node.value);
+                        stored += 1;
+                        if stored == count {
+                            return;
+                        }
+                        link = &node.next;
+                    }
+                }
+                i = (i + 1) & max_mask;
+            }
+            return;
+        }
         while stored < count && steps > 0 {
             steps -= 1;
             for (j, table) in self.ht.iter().enumerate() {

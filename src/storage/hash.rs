@@ -404,12 +404,9 @@ impl HashValue {
                 true
             }
             Repr::Table(d) => {
-                // The value lives inside the dict key, and the dict keeps
-                // the stored key on replace: swap the whole pair instead.
-                let hash = hash_bytes(field);
-                let old = d.remove_hashed(hash, field);
-                d.insert_new_hashed(hash, Pair::new(field, value), ());
-                old.is_none()
+                // The value lives inside the dict key: an update overwrites
+                // the stored pair in place.
+                d.upsert_key_hashed(hash_bytes(field), Pair::new(field, value), ())
             }
         }
     }

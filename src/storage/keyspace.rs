@@ -714,6 +714,15 @@ impl<'a> Db<'a> {
 
     pub fn peek_in(&mut self, db: usize, key: &[u8]) -> Option<&mut Entry> {
         let hash = self.hash(key);
+        // No key of this database has a TTL and no snapshot runs (the
+        // common case): one probe.
+        let simple = {
+            let shard = self.shard(hash);
+            shard.dbs[db].expires.is_empty() && shard.snap.is_none()
+        };
+        if simple {
+            return self.shard(hash).dbs[db].main.get_mut_hashed(hash, key);
+        }
         let has_ttl = self.shard(hash).dbs[db]
             .main
             .get_hashed(hash, key)?
@@ -900,8 +909,11 @@ impl<'a> Db<'a> {
     /// others wait on): loops until none is left.
     pub fn serve_ready(&mut self) {
         if self.ks.blocked.load(Ordering::Relaxed) == 0 {
-            for s in self.shards_mut() {
-                s.blocked.ready.clear();
+            // The per-command path: no iterator (and no allocation).
+            match &mut self.guards {
+                Guards::None => {}
+                Guards::One(_, g) => g.blocked.ready.clear(),
+                Guards::Many(v) => v.iter_mut().for_each(|(_, g)| g.blocked.ready.clear()),
             }
             return;
         }

@@ -338,9 +338,21 @@ impl SetValue {
             SetValue::Ints(s) if s.is_empty() => None,
             SetValue::Ints(s) => Some(OwnedMember::Int(s.remove_at(rng.random_range(0..s.len())))),
             SetValue::Table(d) => {
-                let key = d.random_entry(rng)?.0.clone();
-                d.remove(key.as_slice());
-                Some(OwnedMember::Bytes(key))
+                // Remove by a copy of the chosen member's bytes, and hand
+                // out the stored member itself: no clone of a spilled one.
+                let mut copy = [0u8; 64];
+                let chosen = d.random_entry(rng)?.0.as_slice();
+                let key = match chosen.len() {
+                    n if n <= copy.len() => {
+                        copy[..n].copy_from_slice(chosen);
+                        d.remove(&copy[..n])
+                    }
+                    _ => {
+                        let owned = chosen.to_vec();
+                        d.remove(&owned)
+                    }
+                };
+                key.map(|(k, ())| OwnedMember::Bytes(k))
             }
         }
     }

@@ -124,6 +124,12 @@ pub fn parse_f64_like_strtod(s: &[u8]) -> Option<f64> {
         [b'+', rest @ ..] => (false, rest),
         _ => (false, s),
     };
+    // Plain integers of up to 15 digits (ZADD scores, mostly) are exact in
+    // an f64: no need for the general algorithm.
+    if !body.is_empty() && body.len() <= 15 && body.iter().all(u8::is_ascii_digit) {
+        let v = body.iter().fold(0u64, |v, &c| v * 10 + u64::from(c - b'0')) as f64;
+        return Some(if negative { -v } else { v });
+    }
     let magnitude = if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
         f64::INFINITY
     } else if body.len() >= 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
