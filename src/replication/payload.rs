@@ -113,11 +113,11 @@ impl SyncJobs {
         let spawned = std::thread::Builder::new()
             .name("ember-repl-sync".into())
             .spawn(move || produce(srv, diskless, n));
-        if spawned.is_err() {
-            if let Some(members) = self.pending.lock()[diskless as usize].take() {
-                for m in members {
-                    let _ = m.tx.try_send(Msg::Failed);
-                }
+        if spawned.is_err()
+            && let Some(members) = self.pending.lock()[diskless as usize].take()
+        {
+            for m in members {
+                let _ = m.tx.try_send(Msg::Failed);
             }
         }
         rx
