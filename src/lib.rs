@@ -11,11 +11,14 @@
 //! - [`persist`]: the append-only file (and RDB) in Redis's formats.
 //! - [`config`]: `redis.conf` directives, parsing, `CONFIG GET/SET/REWRITE`.
 //! - [`util`]: number parsing and formatting as Redis does it, glob matching.
+//! - [`alloc`]: the global allocator (mimalloc counting the bytes in use)
+//!   and the allocator options the server runs with.
 //! - [`cli`]: the `ember-cli` command-line client (independent of the rest).
 //!
 //! See `ARCHITECTURE.md` at the repository root for the request flow and the
 //! invariants that hold across modules.
 
+pub mod alloc;
 pub mod cli;
 pub mod commands;
 pub mod config;

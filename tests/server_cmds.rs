@@ -123,6 +123,39 @@ fn info_sections_and_format() {
     assert_eq!(connected, 1);
 }
 
+/// `used_memory` counts the bytes in live allocations (as Redis's zmalloc
+/// does), not the allocator's committed pages: it follows a big value's
+/// SET and DEL closely, and stays below the allocator's active bytes.
+#[test]
+fn info_used_memory_follows_allocations() {
+    let Some((_s, mut con)) = start(&[]) else {
+        return;
+    };
+    let used = |con: &mut Connection| num(&info(con, "memory"), "used_memory");
+    let before = used(&mut con);
+    let big = vec![b'x'; 8 << 20];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut con)
+        .unwrap();
+    let with = used(&mut con);
+    assert!(
+        (8 << 20..(8 << 20) + (1 << 20)).contains(&(with - before)),
+        "SET of 8 MB: used_memory {before} -> {with}"
+    );
+    let _: () = redis::cmd("DEL").arg("big").query(&mut con).unwrap();
+    let after = used(&mut con);
+    assert!(
+        (after - before).abs() < 1 << 20,
+        "DEL: used_memory {before} -> {after}"
+    );
+    let mem = info(&mut con, "memory");
+    assert!(num(&mem, "used_memory_peak") >= with);
+    assert!(num(&mem, "allocator_active") >= num(&mem, "allocator_allocated"));
+    assert_eq!(num(&mem, "allocator_allocated"), num(&mem, "used_memory"));
+}
+
 #[test]
 fn info_counters_follow_commands() {
     let Some((_s, mut con)) = start(&[]) else {

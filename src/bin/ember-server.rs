@@ -1,10 +1,9 @@
 //! `ember-server`: takes what `redis-server` takes (an optional config file,
 //! then `--directive value` overrides) and serves until SHUTDOWN or a signal.
 
-use mimalloc::MiMalloc;
-
+/// mimalloc, counting the bytes in use for INFO's `used_memory`.
 #[global_allocator]
-static GLOBAL: MiMalloc = MiMalloc;
+static GLOBAL: ember::alloc::Counted = ember::alloc::Counted;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +29,7 @@ fn main() {
         println!("       ./ember-server --server-threads 4");
         return;
     }
+    ember::alloc::tune();
     let config = match ember::config::Config::from_args(&args) {
         Ok(c) => c,
         Err(msg) => {

@@ -540,6 +540,8 @@ fn cron_main(srv: Arc<Shared>) {
         tick += 1;
         let uptime = srv.started.elapsed();
         srv.keyspace.set_lru_clock(uptime.as_secs() as u32);
+        // used_memory_peak, sampled as Redis's serverCron does.
+        crate::alloc::sample_peak();
         // Active expiry: at most 25% of each period.
         // A replica's keys expire when its primary says so.
         if srv.active_expire_enabled.load(Ordering::Relaxed) && !srv.repl.is_replica() {

@@ -31,18 +31,21 @@ const SECTIONS: &[(&str, bool)] = &[
 
 /// Memory figures of the process.
 pub struct MemoryInfo {
-    /// Bytes mimalloc has committed (our `used_memory`).
+    /// Bytes in live allocations as `crate::alloc` counts them (Redis's
+    /// `used_memory`); mimalloc's committed bytes when nothing is counted
+    /// (not running under `ember-server`'s allocator).
+    pub used: u64,
+    pub peak_used: u64,
+    /// Bytes mimalloc has committed: live blocks plus free blocks in its
+    /// pages and pages not yet purged (`allocator_active`).
     pub committed: u64,
-    pub peak_committed: u64,
     /// Resident set size from `/proc/self/statm`.
     pub rss: u64,
 }
 
-/// Bytes the allocator holds for the process now (mimalloc's committed
-/// memory; the resident size when that is unavailable).
+/// Bytes the server has allocated now (`used_memory`).
 pub fn memory_in_use() -> u64 {
-    let m = memory_info();
-    if m.committed > 0 { m.committed } else { m.rss }
+    memory_info().used
 }
 
 pub fn memory_info() -> MemoryInfo {
@@ -52,10 +55,17 @@ pub fn memory_info() -> MemoryInfo {
         let [a, b, c, d, e, f, g, h] = &mut v;
         libmimalloc_sys::mi_process_info(a, b, c, d, e, f, g, h);
     }
+    let rss = resident_bytes();
+    let committed = if v[5] > 0 { v[5] as u64 } else { rss };
+    let (used, peak_used) = match crate::alloc::sample_peak() {
+        Some(used) => (used, crate::alloc::peak()),
+        None => (committed, (v[6] as u64).max(committed)),
+    };
     MemoryInfo {
-        committed: v[5] as u64,
-        peak_committed: v[6] as u64,
-        rss: resident_bytes(),
+        used,
+        peak_used,
+        committed,
+        rss,
     }
 }
 
@@ -502,8 +512,8 @@ fn ratio(a: u64, b: u64) -> String {
 
 fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, out: &mut String) {
     let m = memory_info();
-    let used = if m.committed > 0 { m.committed } else { m.rss };
-    let peak = m.peak_committed.max(used);
+    let used = m.used;
+    let peak = m.peak_used.max(used);
     let startup = srv.used_memory_startup.min(used);
     let clients_mem: u64 = srv
         .client_list()
@@ -536,7 +546,7 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, 
         format!("{:.2}%", dataset as f64 * 100.0 / net.max(1) as f64)
     );
     field!(out, "allocator_allocated", used);
-    field!(out, "allocator_active", used);
+    field!(out, "allocator_active", m.committed);
     field!(out, "allocator_resident", m.rss);
     field!(out, "total_system_memory", sys);
     field!(out, "total_system_memory_human", bytes_human(sys));
@@ -562,10 +572,18 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, 
     field!(out, "maxmemory", st.maxmemory);
     field!(out, "maxmemory_human", bytes_human(st.maxmemory));
     field!(out, "maxmemory_policy", policy_name(srv));
-    field!(out, "allocator_frag_ratio", "1.00");
-    field!(out, "allocator_frag_bytes", 0);
-    field!(out, "allocator_rss_ratio", ratio(m.rss, used));
-    field!(out, "allocator_rss_bytes", m.rss as i64 - used as i64);
+    field!(out, "allocator_frag_ratio", ratio(m.committed, used));
+    field!(
+        out,
+        "allocator_frag_bytes",
+        m.committed as i64 - used as i64
+    );
+    field!(out, "allocator_rss_ratio", ratio(m.rss, m.committed));
+    field!(
+        out,
+        "allocator_rss_bytes",
+        m.rss as i64 - m.committed as i64
+    );
     field!(out, "rss_overhead_ratio", "1.00");
     field!(out, "rss_overhead_bytes", 0);
     field!(out, "mem_fragmentation_ratio", ratio(m.rss, used));
