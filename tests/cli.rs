@@ -654,14 +654,22 @@ fn run_live_view(
     args: &[&str],
     run_for: Duration,
 ) -> (String, std::process::ExitStatus) {
-    let child = Command::new(CLI)
-        .args(["-p", &port.to_string()])
+    let mut cmd = Command::new(CLI);
+    cmd.args(["-p", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::piped());
+    // A test run started in the background inherits SIGINT ignored; the
+    // CLI must see Ctrl-C as a terminal user's would.
+    // SAFETY: only signal(2), which is async-signal-safe, runs in the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
     std::thread::sleep(run_for);
     // SAFETY: plain kill(2) on our own child's pid.
     unsafe {
