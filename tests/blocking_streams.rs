@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{RawConn, Server};
+use common::{RawConn, Server, blocked_clients, wait_blocked};
 use redis::{Connection, Value, cmd};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,28 +18,6 @@ use std::time::{Duration, Instant};
 
 fn start() -> Option<Server> {
     Server::start(&["--server-threads", "4"])
-}
-
-fn blocked_clients(c: &mut Connection) -> usize {
-    let info: String = cmd("INFO").arg("clients").query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Waits until INFO reports `n` blocked clients.
-fn wait_blocked(c: &mut Connection, n: usize) {
-    let start = Instant::now();
-    while blocked_clients(c) != n {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "blocked_clients never reached {n}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 fn raw(server: &Server) -> RawConn {

@@ -597,3 +597,26 @@ pub fn split_args(line: &str) -> Option<Vec<Vec<u8>>> {
         args.push(arg);
     }
 }
+
+/// `blocked_clients` from `INFO clients`.
+pub fn blocked_clients(c: &mut redis::Connection) -> usize {
+    let info: String = redis::cmd("INFO").arg("clients").query(c).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Waits until INFO reports `n` blocked clients (at most 5 s).
+pub fn wait_blocked(c: &mut redis::Connection, n: usize) {
+    let start = Instant::now();
+    while blocked_clients(c) != n {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "blocked_clients never reached {n}"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}
