@@ -272,7 +272,16 @@ impl Job {
 
     /// Writes the whole RDB to the temp file and fsyncs it.
     fn write(&self, walker: &mut crate::storage::snapshot::Walker) -> io::Result<Step> {
-        let file = std::fs::File::create(&self.tmp).inspect_err(|e| {
+        // Created under the state lock `abort` takes: either abort comes
+        // first and no file is made, or it comes after and removes it (a
+        // SHUTDOWN may exit before this thread cleans up).
+        let st = self.srv.bgsave.state.lock();
+        if self.aborted.load(Ordering::SeqCst) {
+            return Ok(Step::Aborted);
+        }
+        let created = std::fs::File::create(&self.tmp);
+        drop(st);
+        let file = created.inspect_err(|e| {
             let cwd = std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|_| "unknown".into());
