@@ -445,12 +445,15 @@ struct PackedName {
     len: usize,
 }
 
+/// A name with its definition and id.
+type NameSlot = (PackedName, &'static CommandDef, usize);
+
 /// Open-addressing index of command names: a lookup copies the name into
 /// a fixed buffer, lowercases it, multiplies one word for the slot and
 /// compares a few words, with no slice hashing and no pointer to follow
 /// (the per-request cost of finding the command).
 struct NameIndex {
-    slots: Box<[Option<(PackedName, &'static CommandDef, usize)>]>,
+    slots: Box<[Option<NameSlot>]>,
     shift: u32,
 }
 
