@@ -25,7 +25,7 @@
 //! commands; limits are passed in by the caller.
 
 use crate::storage::dict::{Dict, hash_bytes};
-use compact_bytes::CompactBytesSlice;
+use compact_bytes::{CompactBytes, CompactBytesSlice};
 use std::cmp::Ordering;
 
 /// Size limits of the packed form (from `zset-max-listpack-*`).
@@ -557,7 +557,9 @@ impl Tree {
 
 /// The large form: member → score, plus the order.
 pub struct Sorted {
-    dict: Dict<CompactBytesSlice, f64>,
+    /// Members inline up to 23 bytes: ZADD/ZSCORE compare without a
+    /// pointer chase.
+    dict: Dict<CompactBytes, f64>,
     tree: Tree,
 }
 
@@ -653,7 +655,7 @@ impl ZSetValue {
         for e in p.iter() {
             s.dict.insert_new_hashed(
                 hash_bytes(e.member),
-                CompactBytesSlice::new(e.member),
+                CompactBytes::new(e.member),
                 e.score,
             );
             s.tree.insert(e.score, e.member);
@@ -727,7 +729,7 @@ impl ZSetValue {
             }
             None => {
                 s.dict
-                    .insert_new_hashed(h, CompactBytesSlice::new(member), score);
+                    .insert_new_hashed(h, CompactBytes::new(member), score);
                 s.tree.insert(score, member);
                 None
             }
