@@ -11,7 +11,7 @@
 
 use super::blocking::{self, cannot_block, parse_timeout, reply_for};
 use super::flags::{BLOCKING, DENYOOM, FAST, MOVABLE_KEYS, NOSCRIPT, READONLY, WRITE};
-use super::{Args, CommandDef, Ctx, Keys, acl};
+use super::{Args, CommandDef, Ctx, Keys, acl, numkeys};
 use crate::protocol::reply::Reply;
 use crate::storage::blocking::{Serve, Waiter};
 use crate::storage::keyspace::Db;
@@ -215,7 +215,7 @@ pub const COMMANDS: &[CommandDef] = &[
         -4,
         WRITE | MOVABLE_KEYS,
         W_SLOW,
-        Keys::Custom(lmpop_keys),
+        Keys::Custom(numkeys::keys_at_1),
         "7.0.0",
         "Pops elements from the first non-empty list among several keys.",
         lmpop
@@ -273,7 +273,7 @@ pub const COMMANDS: &[CommandDef] = &[
         -5,
         WRITE | BLOCKING | MOVABLE_KEYS,
         B_SLOW,
-        Keys::Custom(blmpop_keys),
+        Keys::Custom(numkeys::keys_at_2),
         "7.0.0",
         "LMPOP that waits for one of the lists to have elements.",
         blmpop
@@ -852,72 +852,17 @@ fn rpoplpush(ctx: &mut Ctx, args: &Args) {
 // ----- LMPOP -----------------------------------------------------------------
 
 /// LMPOP/BLMPOP arguments after the numkeys position.
-struct Mpop {
-    first_key: usize,
-    numkeys: usize,
-    end: End,
-    count: usize,
-}
+type Mpop = numkeys::MultiPop<End>;
 
 fn parse_mpop(args: &Args, numkeys_at: usize) -> Result<Mpop, &'static str> {
-    let numkeys = match parse_i64(args.get(numkeys_at)) {
-        Some(n) if n >= 1 => n as u64,
-        _ => return Err("ERR numkeys should be greater than 0"),
-    };
-    let where_at = (numkeys_at as u64)
-        .saturating_add(numkeys)
-        .saturating_add(1);
-    if where_at >= args.len() as u64 {
-        return Err("ERR syntax error");
-    }
-    let where_at = where_at as usize;
-    let end = end_of(args.get(where_at)).ok_or("ERR syntax error")?;
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && args.get(j).eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
-            j += 1;
-            match parse_i64(args.get(j)) {
-                Some(n) if n >= 1 => count = Some(n as usize),
-                _ => return Err("ERR count should be greater than 0"),
-            }
-        } else {
-            return Err("ERR syntax error");
-        }
-        j += 1;
-    }
-    Ok(Mpop {
-        first_key: numkeys_at + 1,
-        numkeys: numkeys as usize,
-        end,
-        count: count.unwrap_or(1),
-    })
-}
-
-fn mpop_keys(args: &Args, numkeys_at: usize, out: &mut Vec<usize>) {
-    if let Some(n) = parse_i64(args.get(numkeys_at))
-        && n >= 1
-    {
-        let n = (n as u64).min(args.len() as u64) as usize;
-        out.extend(numkeys_at + 1..(numkeys_at + 1 + n).min(args.len()));
-    }
-}
-
-fn lmpop_keys(args: &Args, out: &mut Vec<usize>) {
-    mpop_keys(args, 1, out)
-}
-
-fn blmpop_keys(args: &Args, out: &mut Vec<usize>) {
-    if args.len() > 2 {
-        mpop_keys(args, 2, out)
-    }
+    numkeys::multi_pop(args, numkeys_at, end_of)
 }
 
 /// Pops from the first non-empty list among the keys and answers
 /// `[key, [elements]]`; `Ok(false)` when every list is empty (nothing
 /// answered).
 fn mpop_once(ctx: &mut Ctx, args: &Args, m: &Mpop) -> Result<bool, ()> {
-    for i in m.first_key..m.first_key + m.numkeys {
+    for i in m.keys.clone() {
         let key = args.get(i);
         match find(ctx.db, key, true) {
             Found::WrongType => {
@@ -926,9 +871,9 @@ fn mpop_once(ctx: &mut Ctx, args: &Args, m: &Mpop) -> Result<bool, ()> {
             }
             Found::Missing => continue,
             Found::List(_) => {
-                let v = pop_n(ctx.db, key, m.end, m.count);
+                let v = pop_n(ctx.db, key, m.from, m.count);
                 reply_key_elems(ctx.out, key, &v);
-                propagate_pop(ctx.db, key, m.end, Some(v.len()));
+                propagate_pop(ctx.db, key, m.from, Some(v.len()));
                 return Ok(true);
             }
         }
@@ -1115,11 +1060,9 @@ fn blmpop(ctx: &mut Ctx, args: &Args) {
             if cannot_block(ctx) {
                 return ctx.out.null_array();
             }
-            let keys: Vec<&[u8]> = (m.first_key..m.first_key + m.numkeys)
-                .map(|i| args.get(i))
-                .collect();
+            let keys: Vec<&[u8]> = m.keys.clone().map(|i| args.get(i)).collect();
             let spec = Box::new(ListWait::Pop {
-                end: m.end,
+                end: m.from,
                 count: Some(m.count),
             });
             blocking::block(ctx, args, &keys, timeout, null_array, serve_list, spec);

@@ -16,6 +16,7 @@ pub mod hashes;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
+pub mod numkeys;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;

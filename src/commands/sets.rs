@@ -143,7 +143,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -3,
         flags: READONLY,
         acl: SET_ACL | acl::READ | acl::SLOW,
-        keys: Keys::Custom(sintercard_keys),
+        keys: Keys::Custom(super::numkeys::keys_at_1),
         group: "set",
         since: "7.0.0",
         summary: "Counts the members common to all the given sets, optionally up to a limit.",
@@ -819,12 +819,6 @@ fn sintercard_numkeys(args: &Args) -> Result<usize, &'static str> {
         return Err("ERR Number of keys can't be greater than number of args");
     }
     Ok(n as usize)
-}
-
-fn sintercard_keys(args: &Args, out: &mut Vec<usize>) {
-    if let Ok(n) = sintercard_numkeys(args) {
-        out.extend(2..2 + n);
-    }
 }
 
 fn sintercard(ctx: &mut Ctx, args: &Args) {

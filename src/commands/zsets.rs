@@ -17,7 +17,7 @@
 use super::blocking::{self, cannot_block, parse_timeout, reply_for};
 use super::flags::{BLOCKING, DENYOOM, FAST, NOSCRIPT, READONLY, WRITE};
 use super::keys::parse_cursor;
-use super::{Args, CommandDef, Ctx, Keys, acl};
+use super::{Args, CommandDef, Ctx, Keys, acl, numkeys};
 use crate::protocol::reply::{Reply, Resp};
 use crate::storage::blocking::{Serve, Waiter};
 use crate::storage::keyspace::Db;
@@ -35,7 +35,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -5,
         flags: WRITE | BLOCKING,
         acl: acl::WRITE | acl::SORTEDSET | acl::SLOW | acl::BLOCKING,
-        keys: Keys::Custom(numkeys_at_2),
+        keys: Keys::Custom(numkeys::keys_at_2),
         group: "sorted_set",
         since: "7.0.0",
         summary: "ZMPOP that waits for one of the sorted sets to have members.",
@@ -115,7 +115,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -3,
         flags: READONLY,
         acl: acl::READ | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(numkeys_at_1),
+        keys: Keys::Custom(numkeys::keys_at_1),
         group: "sorted_set",
         since: "6.2.0",
         summary: "Returns the members of the first sorted set found in none of the others.",
@@ -127,7 +127,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -4,
         flags: WRITE | DENYOOM,
         acl: acl::WRITE | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(store_keys),
+        keys: Keys::Custom(numkeys::store_keys),
         group: "sorted_set",
         since: "6.2.0",
         summary: "Stores the difference of sorted sets under a key.",
@@ -151,7 +151,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -3,
         flags: READONLY,
         acl: acl::READ | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(numkeys_at_1),
+        keys: Keys::Custom(numkeys::keys_at_1),
         group: "sorted_set",
         since: "6.2.0",
         summary: "Returns the members common to all the given sorted sets, scores aggregated.",
@@ -163,7 +163,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -3,
         flags: READONLY,
         acl: acl::READ | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(numkeys_at_1),
+        keys: Keys::Custom(numkeys::keys_at_1),
         group: "sorted_set",
         since: "7.0.0",
         summary: "Counts the members common to all the given sorted sets, optionally up to a limit.",
@@ -175,7 +175,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -4,
         flags: WRITE | DENYOOM,
         acl: acl::WRITE | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(store_keys),
+        keys: Keys::Custom(numkeys::store_keys),
         group: "sorted_set",
         since: "2.0.0",
         summary: "Stores the intersection of sorted sets under a key.",
@@ -199,7 +199,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -4,
         flags: WRITE,
         acl: acl::WRITE | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(numkeys_at_1),
+        keys: Keys::Custom(numkeys::keys_at_1),
         group: "sorted_set",
         since: "7.0.0",
         summary: "Removes and returns the lowest or highest scored members of the first non-empty sorted set.",
@@ -443,7 +443,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -3,
         flags: READONLY,
         acl: acl::READ | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(numkeys_at_1),
+        keys: Keys::Custom(numkeys::keys_at_1),
         group: "sorted_set",
         since: "6.2.0",
         summary: "Returns the members of any of the given sorted sets, scores aggregated.",
@@ -455,7 +455,7 @@ pub const COMMANDS: &[CommandDef] = &[
         arity: -4,
         flags: WRITE | DENYOOM,
         acl: acl::WRITE | acl::SORTEDSET | acl::SLOW,
-        keys: Keys::Custom(store_keys),
+        keys: Keys::Custom(numkeys::store_keys),
         group: "sorted_set",
         since: "2.0.0",
         summary: "Stores the union of sorted sets under a key.",
@@ -1414,93 +1414,26 @@ fn zpopmax(ctx: &mut Ctx, args: &Args) {
     zpop_minmax(ctx, args, true);
 }
 
-/// `numkeys` at argument 1 (at least 1; keys follow it).
-fn numkeys_at_1(args: &Args, out: &mut Vec<usize>) {
-    numkeys_at(args, 1, out)
-}
-
-/// `numkeys` at argument 2 (BZMPOP, after the timeout).
-fn numkeys_at_2(args: &Args, out: &mut Vec<usize>) {
-    if args.len() > 2 {
-        numkeys_at(args, 2, out)
-    }
-}
-
-fn numkeys_at(args: &Args, at: usize, out: &mut Vec<usize>) {
-    if let Some(n) = parse_i64(args.get(at))
-        && n >= 1
-        && n as u64 <= (args.len() - at - 1) as u64
-    {
-        out.extend(at + 1..at + 1 + n as usize);
-    }
-}
-
-/// Destination at 1, `numkeys` at 2, keys after it.
-fn store_keys(args: &Args, out: &mut Vec<usize>) {
-    out.push(1);
-    if args.len() > 2
-        && let Some(n) = parse_i64(args.get(2))
-        && n >= 1
-        && n as u64 <= (args.len() - 3) as u64
-    {
-        out.extend(3..3 + n as usize);
-    }
-}
-
-/// A parsed ZMPOP/BZMPOP: the keys' argument range, the end, the count.
-struct Mpop {
-    keys: std::ops::Range<usize>,
-    max: bool,
-    count: i64,
-}
-
 /// Parses `numkeys key… MIN|MAX [COUNT n]` with `numkeys` at `at`
 /// (Redis's `zmpopGenericCommand`); answers the error and gives `None`.
-fn parse_mpop(ctx: &mut Ctx, args: &Args, at: usize) -> Option<Mpop> {
-    let numkeys = match parse_i64(args.get(at)) {
-        Some(n) if n >= 1 => n as u64,
-        _ => {
-            ctx.out.err("ERR numkeys should be greater than 0");
-            return None;
-        }
-    };
-    let where_at = at as u64 + numkeys + 1;
-    if where_at >= args.len() as u64 {
-        ctx.syntax_error();
-        return None;
-    }
-    let where_at = where_at as usize;
-    let max = match args.get(where_at).to_ascii_lowercase().as_slice() {
-        b"min" => false,
-        b"max" => true,
-        _ => {
-            ctx.syntax_error();
-            return None;
-        }
-    };
-    let mut count = -1i64;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count == -1 && args.get(j).eq_ignore_ascii_case(b"count") && j + 1 < args.len() {
-            j += 1;
-            match parse_i64(args.get(j)) {
-                Some(c) if c >= 1 => count = c,
-                _ => {
-                    ctx.out.err("ERR count should be greater than 0");
-                    return None;
-                }
-            }
+/// `from` is true for MAX.
+fn parse_mpop(ctx: &mut Ctx, args: &Args, at: usize) -> Option<numkeys::MultiPop<bool>> {
+    let max = |w: &[u8]| {
+        if w.eq_ignore_ascii_case(b"min") {
+            Some(false)
+        } else if w.eq_ignore_ascii_case(b"max") {
+            Some(true)
         } else {
-            ctx.syntax_error();
-            return None;
+            None
         }
-        j += 1;
+    };
+    match numkeys::multi_pop(args, at, max) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            ctx.out.err(e);
+            None
+        }
     }
-    Some(Mpop {
-        keys: at + 1..where_at,
-        max,
-        count: if count == -1 { 1 } else { count },
-    })
 }
 
 fn zmpop(ctx: &mut Ctx, args: &Args) {
@@ -1511,8 +1444,8 @@ fn zmpop(ctx: &mut Ctx, args: &Args) {
     zpop_generic(
         ctx,
         &keys,
-        m.max,
-        m.count,
+        m.from,
+        m.count as i64,
         true,
         true,
         OnEmpty::Nil,
@@ -1599,8 +1532,8 @@ fn bzmpop(ctx: &mut Ctx, args: &Args) {
     if zpop_generic(
         ctx,
         &keys,
-        m.max,
-        m.count,
+        m.from,
+        m.count as i64,
         true,
         true,
         OnEmpty::Block,
@@ -1612,8 +1545,8 @@ fn bzmpop(ctx: &mut Ctx, args: &Args) {
         return ctx.out.null_array();
     }
     let spec = Box::new(ZSetWait {
-        max: m.max,
-        count: Some(m.count),
+        max: m.from,
+        count: Some(m.count as i64),
     });
     blocking::block(ctx, args, &keys, timeout, null_array, serve_zset, spec);
 }
