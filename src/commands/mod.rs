@@ -31,9 +31,9 @@ use crate::protocol::reply::Reply;
 use crate::server::client::Client;
 use crate::server::shared::Shared;
 use crate::storage::keyspace::Db;
+use quanta::Instant;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
 
 /// Command flags (Redis's names, as `COMMAND INFO` shows them).
 pub mod flags {
@@ -365,6 +365,9 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
 /// statistics.
 pub struct Table {
     by_name: HashMap<Vec<u8>, (&'static CommandDef, usize), foldhash::fast::RandomState>,
+    /// The same names (those up to [`NAME_WORDS`] words long) in the index
+    /// every request goes through.
+    fast: NameIndex,
     /// Every definition, commands and subcommands; index = id. A command's
     /// subcommands follow it, so subcommand `k` has id `command id + 1 + k`.
     all: Vec<&'static CommandDef>,
@@ -392,20 +395,18 @@ impl Table {
                 by_name.insert(new.to_ascii_lowercase().into_bytes(), def);
             }
         }
-        Table { by_name, all }
+        let fast = NameIndex::new(by_name.iter().map(|(k, v)| (k.as_slice(), *v)));
+        Table { by_name, all, fast }
     }
 
     /// Looks a command name up, case-insensitively.
     #[inline]
     pub fn lookup(&self, name: &[u8]) -> Option<(&'static CommandDef, usize)> {
-        let mut buf = [0u8; 32];
-        if name.len() > buf.len() {
-            return None;
+        match NameIndex::pack(name) {
+            Some(packed) => self.fast.get(&packed),
+            // Only a rename can make a name this long.
+            None => self.by_name.get(&name.to_ascii_lowercase()).copied(),
         }
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        self.by_name.get(&*lower).copied()
     }
 
     /// The commands a client can call (after renames), by name.
@@ -431,6 +432,90 @@ impl Table {
                 .eq_ignore_ascii_case(name)
                 .then_some((s, id + 1 + k))
         })
+    }
+}
+
+/// Words of a name packed by [`NameIndex::pack`] (names up to 32 bytes).
+const NAME_WORDS: usize = 4;
+
+/// A command name lowercased and packed into words, zero-padded.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+struct PackedName {
+    words: [u64; NAME_WORDS],
+    len: usize,
+}
+
+/// A name with its definition and id.
+type NameSlot = (PackedName, &'static CommandDef, usize);
+
+/// Open-addressing index of command names: a lookup copies the name into
+/// a fixed buffer, lowercases it, multiplies one word for the slot and
+/// compares a few words, with no slice hashing and no pointer to follow
+/// (the per-request cost of finding the command).
+struct NameIndex {
+    slots: Box<[Option<NameSlot>]>,
+    shift: u32,
+}
+
+impl NameIndex {
+    fn new<'a>(names: impl Iterator<Item = (&'a [u8], (&'static CommandDef, usize))>) -> Self {
+        let names: Vec<_> = names
+            .filter_map(|(n, v)| Some((Self::pack(n)?, v)))
+            .collect();
+        // At most a quarter full: probes are short.
+        let bits = (names.len().max(1) * 4)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mut index = NameIndex {
+            slots: vec![None; 1 << bits].into_boxed_slice(),
+            shift: 64 - bits,
+        };
+        let mask = index.slots.len() - 1;
+        for (packed, (def, id)) in names {
+            let mut i = index.slot_of(&packed);
+            while index.slots[i].is_some() {
+                i = (i + 1) & mask;
+            }
+            index.slots[i] = Some((packed, def, id));
+        }
+        index
+    }
+
+    /// `name` lowercased and packed, or `None` when it is too long.
+    #[inline]
+    fn pack(name: &[u8]) -> Option<PackedName> {
+        let mut buf = [0u8; NAME_WORDS * 8];
+        buf.get_mut(..name.len())?.copy_from_slice(name);
+        buf.make_ascii_lowercase();
+        let mut words = [0u64; NAME_WORDS];
+        for (w, chunk) in words.iter_mut().zip(buf.chunks_exact(8)) {
+            *w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        }
+        Some(PackedName {
+            words,
+            len: name.len(),
+        })
+    }
+
+    #[inline]
+    fn slot_of(&self, p: &PackedName) -> usize {
+        let h = (p.words[0] ^ p.words[1].rotate_left(21) ^ p.words[2].rotate_left(42))
+            .wrapping_add(p.len as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, p: &PackedName) -> Option<(&'static CommandDef, usize)> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot_of(p);
+        loop {
+            match &self.slots[i] {
+                Some((q, def, id)) if q == p => return Some((def, *id)),
+                Some(_) => i = (i + 1) & mask,
+                None => return None,
+            }
+        }
     }
 }
 
@@ -678,7 +763,7 @@ pub fn call(
         out.truncate(mark);
         out.err("ERR internal error while running the command");
     }
-    let elapsed = start.elapsed();
+    let elapsed = Instant::now().duration_since(start);
     if dirty > 0 {
         srv.add_dirty(dirty);
         if !db.rewrote && def.has(flags::WRITE) && srv.keyspace.feed.active() {
@@ -708,6 +793,45 @@ mod tests {
     use crate::server::client::ClientInfo;
     use crate::storage::value::string_value;
     use std::sync::Arc;
+
+    #[test]
+    fn table_finds_every_name_in_any_case_and_after_renames() {
+        let t = Table::new(&[]);
+        let mut n = 0;
+        for fam in all_families() {
+            for def in fam {
+                let (found, id) = t.lookup(def.name.as_bytes()).expect(def.name);
+                assert!(std::ptr::eq(found, def));
+                assert!(std::ptr::eq(t.all()[id], def));
+                let upper = def.name.to_ascii_uppercase();
+                assert!(std::ptr::eq(t.lookup(upper.as_bytes()).unwrap().0, def));
+                n += 1;
+            }
+        }
+        assert!(n > 200);
+        for unknown in [
+            &b""[..],
+            b"ge",
+            b"gett",
+            b"get\0",
+            b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ] {
+            assert!(t.lookup(unknown).is_none());
+        }
+        let long = "a-renamed-get-command-longer-than-thirty-two-bytes";
+        let t = Table::new(&[
+            ("get".into(), long.into()),
+            ("set".into(), "".into()),
+            ("incr".into(), "Bump".into()),
+        ]);
+        assert!(t.lookup(b"get").is_none() && t.lookup(b"set").is_none());
+        assert_eq!(
+            t.lookup(long.to_uppercase().as_bytes()).unwrap().0.name,
+            "get"
+        );
+        assert_eq!(t.lookup(b"BUMP").unwrap().0.name, "incr");
+        assert!(t.lookup(b"incr").is_none());
+    }
 
     fn panicking(ctx: &mut Ctx, args: &Args) {
         // Change something first, then blow up with the shard locked.

@@ -496,7 +496,7 @@ fn spop_count(ctx: &mut Ctx, args: &Args) {
 fn owned(m: Member) -> OwnedMember {
     match m {
         Member::Int(n) => OwnedMember::Int(n),
-        Member::Bytes(b) => OwnedMember::Bytes(compact_bytes::CompactBytesSlice::new(b)),
+        Member::Bytes(b) => OwnedMember::Bytes(compact_bytes::CompactBytes::new(b)),
     }
 }
 

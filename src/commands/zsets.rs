@@ -617,8 +617,8 @@ fn parse_lex_range(min: &[u8], max: &[u8]) -> Option<(Lex, Lex)> {
 
 /// `[lo, hi)`: the ascending ranks of the members whose score is in `r`.
 fn score_span(z: &ZSetValue, r: &ScoreRange) -> (usize, usize) {
-    let lo = z.count_before(|s, _| if r.minex { s <= r.min } else { s < r.min });
-    let hi = z.count_before(|s, _| if r.maxex { s < r.max } else { s <= r.max });
+    let lo = z.count_before_score(|s| if r.minex { s <= r.min } else { s < r.min });
+    let hi = z.count_before_score(|s| if r.maxex { s < r.max } else { s <= r.max });
     (lo, hi.max(lo))
 }
 

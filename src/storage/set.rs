@@ -9,9 +9,10 @@
 //! - `hashtable`: a [`Dict`] keyed by the member bytes, with no value.
 //!   Why `Dict` rather than `hashbrown`: SSCAN needs a cursor that survives
 //!   resizes (reverse-binary bucket order), and SPOP/SRANDMEMBER need cheap
-//!   random entries; `Dict` provides both. Each member is one 24-byte node
-//!   (next pointer + a 16-byte `CompactBytesSlice` that stores members of up
-//!   to 15 bytes inline) plus its bucket pointer.
+//!   random entries; `Dict` provides both. Each member is one 32-byte node
+//!   (next pointer + a 24-byte `CompactBytes` that stores members of up to
+//!   23 bytes inline, so a lookup compares without following a pointer)
+//!   plus its bucket pointer.
 //!
 //! A set converts from `intset` to `hashtable` once (a non-integer member,
 //! or one member too many) and never back. Nothing here knows about
@@ -19,7 +20,7 @@
 
 use crate::storage::dict::Dict;
 use crate::util::num::parse_i64;
-use compact_bytes::CompactBytesSlice;
+use compact_bytes::CompactBytes;
 use rand::{Rng, RngExt};
 
 /// The members of an integer set, sorted ascending, in the narrowest width
@@ -176,7 +177,7 @@ impl Member<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OwnedMember {
     Int(i64),
-    Bytes(CompactBytesSlice),
+    Bytes(CompactBytes),
 }
 
 impl OwnedMember {
@@ -192,7 +193,7 @@ impl OwnedMember {
 /// boxed so the small form pays for no extra allocation).
 pub enum SetValue {
     Ints(IntSet),
-    Table(Box<Dict<CompactBytesSlice, ()>>),
+    Table(Box<Dict<CompactBytes, ()>>),
 }
 
 impl Default for SetValue {
@@ -283,7 +284,7 @@ impl SetValue {
         if d.contains_key_hashed(hash, member) {
             return false;
         }
-        d.insert_new_hashed(hash, CompactBytesSlice::new(member), ());
+        d.insert_new_hashed(hash, CompactBytes::new(member), ());
         true
     }
 
@@ -297,7 +298,7 @@ impl SetValue {
                 let b = buf.format(n).as_bytes();
                 d.insert_new_hashed(
                     crate::storage::dict::hash_bytes(b),
-                    CompactBytesSlice::new(b),
+                    CompactBytes::new(b),
                     (),
                 );
             }
@@ -386,7 +387,7 @@ impl SetValue {
 /// Iterator over a set's members.
 pub enum SetIter<'a> {
     Ints(&'a IntSet, usize),
-    Table(crate::storage::dict::Iter<'a, CompactBytesSlice, ()>),
+    Table(crate::storage::dict::Iter<'a, CompactBytes, ()>),
 }
 
 impl<'a> Iterator for SetIter<'a> {

@@ -10,9 +10,9 @@
 //! Memory layout (issue 3's memory goal): a `Value` is 32 bytes and an
 //! [`Entry`] 40; the TTL is not stored in the entry but only in the
 //! database's `expires` table (as Redis does), with a flag in the entry
-//! saying whether to look there. With a 16-byte key, a keyspace dict node
-//! (next pointer + key + entry) is exactly 64 bytes, one mimalloc size
-//! class; `entry_layout_sizes` below pins these sizes.
+//! saying whether to look there. With a 24-byte key (inline up to 23
+//! bytes), a keyspace dict node (next pointer + key + entry) is 72 bytes;
+//! `entry_layout_sizes` below pins these sizes.
 
 use crate::storage::hash::HashValue;
 use crate::storage::list::ListValue;
@@ -145,6 +145,6 @@ mod tests {
         assert_eq!(size_of::<SetValue>(), 24);
         assert_eq!(size_of::<Value>(), 32);
         assert_eq!(size_of::<Entry>(), 40);
-        assert_eq!(size_of::<compact_bytes::CompactBytesSlice>(), 16);
+        assert_eq!(size_of::<crate::storage::keyspace::Key>(), 24);
     }
 }

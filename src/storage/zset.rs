@@ -25,7 +25,7 @@
 //! commands; limits are passed in by the caller.
 
 use crate::storage::dict::{Dict, hash_bytes};
-use compact_bytes::CompactBytesSlice;
+use compact_bytes::CompactBytes;
 use std::cmp::Ordering;
 
 /// Size limits of the packed form (from `zset-max-listpack-*`).
@@ -172,7 +172,7 @@ const INNER_MIN: usize = INNER_CAP / 4;
 #[derive(Clone, Debug)]
 pub struct Item {
     pub score: f64,
-    pub member: CompactBytesSlice,
+    pub member: CompactBytes,
 }
 
 impl Item {
@@ -186,7 +186,33 @@ impl Item {
 struct Child {
     /// Entries in the subtree.
     count: usize,
+    /// Score of the subtree's last entry: a descent compares scores here
+    /// and follows a child only to break a tie (see [`Node::child_for`]).
+    max: f64,
     node: Box<Node>,
+}
+
+impl Child {
+    fn new(count: usize, node: Node) -> Child {
+        Child {
+            count,
+            max: node.last().score,
+            node: Box::new(node),
+        }
+    }
+
+    /// Recomputes `max` after the subtree changed.
+    #[inline]
+    fn refresh(&mut self) {
+        self.max = self.node.last().score;
+    }
+
+    /// True when the whole subtree sorts before (score, member).
+    #[inline]
+    fn before(&self, score: f64, member: &[u8]) -> bool {
+        self.max < score
+            || (self.max == score && self.node.last().cmp_to(score, member) == Ordering::Less)
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -222,7 +248,7 @@ impl Node {
     /// Index of the child whose range holds (score, member): the first
     /// whose last entry is not below it (`ch.len()` when all are).
     fn child_for(ch: &[Child], score: f64, member: &[u8]) -> usize {
-        ch.partition_point(|c| c.node.last().cmp_to(score, member) == Ordering::Less)
+        ch.partition_point(|c| c.before(score, member))
     }
 
     /// Inserts; returns the new right sibling and its size on a split.
@@ -237,10 +263,7 @@ impl Node {
                 if items.len() > LEAF_CAP {
                     let right = items.split_off(items.len() / 2);
                     items.shrink_to_fit();
-                    return Some(Child {
-                        count: right.len(),
-                        node: Box::new(Node::Leaf(right)),
-                    });
+                    return Some(Child::new(right.len(), Node::Leaf(right)));
                 }
                 None
             }
@@ -250,17 +273,17 @@ impl Node {
                     i -= 1;
                 }
                 ch[i].count += 1;
-                if let Some(new) = ch[i].node.insert(item) {
+                let split = ch[i].node.insert(item);
+                ch[i].refresh();
+                if let Some(new) = split {
                     ch[i].count -= new.count;
                     grow(ch);
                     ch.insert(i + 1, new);
                     if ch.len() > INNER_CAP {
                         let right = ch.split_off(ch.len() / 2);
                         ch.shrink_to_fit();
-                        return Some(Child {
-                            count: right.iter().map(|c| c.count).sum(),
-                            node: Box::new(Node::Inner(right)),
-                        });
+                        let count = right.iter().map(|c| c.count).sum();
+                        return Some(Child::new(count, Node::Inner(right)));
                     }
                 }
                 None
@@ -268,34 +291,48 @@ impl Node {
         }
     }
 
-    /// Removes (score, member); false when absent.
-    fn remove(&mut self, score: f64, member: &[u8]) -> bool {
+    /// Removes (score, member) and returns it; `None` when absent. With
+    /// `present` (the caller knows the entry is in the tree) an entry
+    /// whose score no neighbour shares is found without reading members.
+    fn remove(&mut self, score: f64, member: &[u8], present: bool) -> Option<Item> {
         match self {
             Node::Leaf(items) => {
-                let at = items.partition_point(|it| it.cmp_to(score, member) == Ordering::Less);
-                if at < items.len() && items[at].cmp_to(score, member) == Ordering::Equal {
-                    items.remove(at);
-                    if items.capacity() > items.len() + 16 {
-                        items.shrink_to_fit();
-                    }
-                    true
+                let lo = items.partition_point(|it| it.score < score);
+                let unique = present
+                    && lo < items.len()
+                    && items[lo].score == score
+                    && items.get(lo + 1).is_none_or(|next| next.score != score);
+                let at = if unique {
+                    lo
                 } else {
-                    false
+                    let at = items.partition_point(|it| it.cmp_to(score, member) == Ordering::Less);
+                    if at == items.len() || items[at].cmp_to(score, member) != Ordering::Equal {
+                        return None;
+                    }
+                    at
+                };
+                let item = items.remove(at);
+                if items.capacity() > items.len() + 16 {
+                    items.shrink_to_fit();
                 }
+                Some(item)
             }
             Node::Inner(ch) => {
                 let i = Node::child_for(ch, score, member);
-                if i == ch.len() || !ch[i].node.remove(score, member) {
-                    return false;
+                if i == ch.len() {
+                    return None;
                 }
+                let item = ch[i].node.remove(score, member, present)?;
                 ch[i].count -= 1;
                 if ch[i].count == 0 {
                     ch.remove(i);
                 } else if ch[i].node.small() && ch.len() > 1 {
                     let left = if i + 1 < ch.len() { i } else { i - 1 };
                     Node::merge(ch, left);
+                } else {
+                    ch[i].refresh();
                 }
-                true
+                Some(item)
             }
         }
     }
@@ -312,10 +349,7 @@ impl Node {
                 if a.len() > LEAF_CAP {
                     let r = a.split_off(a.len() / 2);
                     a.shrink_to_fit();
-                    Some(Child {
-                        count: r.len(),
-                        node: Box::new(Node::Leaf(r)),
-                    })
+                    Some(Child::new(r.len(), Node::Leaf(r)))
                 } else {
                     None
                 }
@@ -325,10 +359,8 @@ impl Node {
                 if a.len() > INNER_CAP {
                     let r = a.split_off(a.len() / 2);
                     a.shrink_to_fit();
-                    Some(Child {
-                        count: r.iter().map(|c| c.count).sum(),
-                        node: Box::new(Node::Inner(r)),
-                    })
+                    let count = r.iter().map(|c| c.count).sum();
+                    Some(Child::new(count, Node::Inner(r)))
                 } else {
                     None
                 }
@@ -339,21 +371,25 @@ impl Node {
             ch[i].count -= r.count;
             ch.insert(i + 1, r);
         }
+        ch[i].refresh();
     }
 
-    fn count_before(&self, pred: &impl Fn(f64, &[u8]) -> bool) -> usize {
+    /// Entries before the first item for which `item` is false; `child`
+    /// says the same of a whole subtree (its last item).
+    fn count_before(
+        &self,
+        item: &impl Fn(&Item) -> bool,
+        child: &impl Fn(&Child) -> bool,
+    ) -> usize {
         match self {
-            Node::Leaf(items) => items.partition_point(|it| pred(it.score, it.member.as_slice())),
+            Node::Leaf(items) => items.partition_point(item),
             Node::Inner(ch) => {
-                let i = ch.partition_point(|c| {
-                    let l = c.node.last();
-                    pred(l.score, l.member.as_slice())
-                });
+                let i = ch.partition_point(child);
                 let before: usize = ch[..i].iter().map(|c| c.count).sum();
                 if i == ch.len() {
                     before
                 } else {
-                    before + ch[i].node.count_before(pred)
+                    before + ch[i].node.count_before(item, child)
                 }
             }
         }
@@ -445,6 +481,7 @@ impl Node {
                 let mut total = 0;
                 for c in ch {
                     assert_eq!(c.node.check(false), c.count);
+                    assert_eq!(c.max.to_bits(), c.node.last().score.to_bits());
                     total += c.count;
                 }
                 for w in ch.windows(2) {
@@ -484,29 +521,44 @@ impl Tree {
 
     /// Inserts an entry that is not present yet.
     pub fn insert(&mut self, score: f64, member: &[u8]) {
-        let item = Item {
+        self.insert_item(Item {
             score,
-            member: CompactBytesSlice::new(member),
-        };
+            member: CompactBytes::new(member),
+        });
+    }
+
+    fn insert_item(&mut self, item: Item) {
         self.len += 1;
         if let Some(right) = self.root.insert(item) {
             let left_count = self.len - right.count;
             let old = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
-            self.root = Node::Inner(vec![
-                Child {
-                    count: left_count,
-                    node: Box::new(old),
-                },
-                right,
-            ]);
+            self.root = Node::Inner(vec![Child::new(left_count, old), right]);
         }
     }
 
     /// Removes an entry; false when absent.
     pub fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        if !self.root.remove(score, member) {
-            return false;
-        }
+        self.take(score, member, false).is_some()
+    }
+
+    /// Moves `member`, which is present with score `old`, to `new` (its
+    /// item is reused: no allocation for the member).
+    pub fn rescore(&mut self, old: f64, new: f64, member: &[u8]) {
+        let mut item = self
+            .take(old, member, true)
+            .expect("the caller's dict holds the member with this score");
+        item.score = new;
+        self.insert_item(item);
+    }
+
+    /// Removes an entry known to be present (see [`Node::remove`]).
+    pub fn remove_present(&mut self, score: f64, member: &[u8]) {
+        let taken = self.take(score, member, true);
+        debug_assert!(taken.is_some());
+    }
+
+    fn take(&mut self, score: f64, member: &[u8], present: bool) -> Option<Item> {
+        let item = self.root.remove(score, member, present)?;
         self.len -= 1;
         loop {
             match &mut self.root {
@@ -518,7 +570,7 @@ impl Tree {
                 _ => break,
             }
         }
-        true
+        Some(item)
     }
 
     /// How many entries come before the first one for which `pred` is
@@ -527,12 +579,34 @@ impl Tree {
         if self.len == 0 {
             return 0;
         }
-        self.root.count_before(&pred)
+        self.root.count_before(
+            &|it: &Item| pred(it.score, it.member.as_slice()),
+            &|c: &Child| {
+                let l = c.node.last();
+                pred(l.score, l.member.as_slice())
+            },
+        )
+    }
+
+    /// [`Tree::count_before`] for a predicate of the score alone (score
+    /// ranges): the descent reads no member.
+    pub fn count_before_score(&self, pred: impl Fn(f64) -> bool) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        self.root
+            .count_before(&|it: &Item| pred(it.score), &|c: &Child| pred(c.max))
     }
 
     /// Rank of (score, member), which must be present.
     pub fn rank(&self, score: f64, member: &[u8]) -> usize {
-        self.count_before(|s, m| cmp_entry(s, m, score, member) == Ordering::Less)
+        if self.len == 0 {
+            return 0;
+        }
+        self.root.count_before(
+            &|it: &Item| it.cmp_to(score, member) == Ordering::Less,
+            &|c: &Child| c.before(score, member),
+        )
     }
 
     /// The entry at `rank` (< len).
@@ -557,7 +631,9 @@ impl Tree {
 
 /// The large form: member → score, plus the order.
 pub struct Sorted {
-    dict: Dict<CompactBytesSlice, f64>,
+    /// Members inline up to 23 bytes: ZADD/ZSCORE compare without a
+    /// pointer chase.
+    dict: Dict<CompactBytes, f64>,
     tree: Tree,
 }
 
@@ -651,11 +727,8 @@ impl ZSetValue {
             tree: Tree::default(),
         };
         for e in p.iter() {
-            s.dict.insert_new_hashed(
-                hash_bytes(e.member),
-                CompactBytesSlice::new(e.member),
-                e.score,
-            );
+            s.dict
+                .insert_new_hashed(hash_bytes(e.member), CompactBytes::new(e.member), e.score);
             s.tree.insert(e.score, e.member);
         }
         *self = ZSetValue::Sorted(Box::new(s));
@@ -720,14 +793,13 @@ impl ZSetValue {
                 let old = *cur;
                 if old != score || old.is_sign_negative() != score.is_sign_negative() {
                     *cur = score;
-                    s.tree.remove(old, member);
-                    s.tree.insert(score, member);
+                    s.tree.rescore(old, score, member);
                 }
                 Some(old)
             }
             None => {
                 s.dict
-                    .insert_new_hashed(h, CompactBytesSlice::new(member), score);
+                    .insert_new_hashed(h, CompactBytes::new(member), score);
                 s.tree.insert(score, member);
                 None
             }
@@ -745,7 +817,7 @@ impl ZSetValue {
             }
             ZSetValue::Sorted(s) => {
                 let (_, score) = s.dict.remove(member)?;
-                s.tree.remove(score, member);
+                s.tree.remove_present(score, member);
                 Some(score)
             }
         }
@@ -768,6 +840,14 @@ impl ZSetValue {
         match self {
             ZSetValue::Packed(p) => p.iter().take_while(|e| pred(e.score, e.member)).count(),
             ZSetValue::Sorted(s) => s.tree.count_before(pred),
+        }
+    }
+
+    /// [`ZSetValue::count_before`] for a predicate of the score alone.
+    pub fn count_before_score(&self, pred: impl Fn(f64) -> bool) -> usize {
+        match self {
+            ZSetValue::Packed(p) => p.iter().take_while(|e| pred(e.score)).count(),
+            ZSetValue::Sorted(s) => s.tree.count_before_score(pred),
         }
     }
 

@@ -173,6 +173,11 @@ proptest! {
             // Range bounds agree with the model.
             let below = z.count_before(|s, _| s < 1.5);
             prop_assert_eq!(below, model.iter().filter(|k| k.0 < 1.5).count());
+            prop_assert_eq!(z.count_before_score(|s| s < 1.5), below);
+            prop_assert_eq!(
+                z.count_before_score(|s| s <= 2.0),
+                model.iter().filter(|k| k.0 <= 2.0).count()
+            );
             let lex = z.count_before(|_, m| m < &b"m"[..]);
             if model.iter().all(|k| k.0 == model.iter().next().unwrap().0) {
                 prop_assert_eq!(lex, model.iter().filter(|k| k.1 < b"m".to_vec()).count());
