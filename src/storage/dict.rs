@@ -83,6 +83,9 @@ const FAIR_SAMPLE: usize = 15;
 
 type Link<K, V> = Option<Box<Node<K, V>>>;
 
+/// `repr(C)`: the chain pointer and the key, which a lookup reads, come
+/// first and share a cache line; the value follows.
+#[repr(C)]
 struct Node<K, V> {
     next: Link<K, V>,
     key: K,
