@@ -86,12 +86,17 @@ fn exempt(srv: &Shared, client: &Client) -> bool {
     client.settings.replica_ignore_maxmemory && srv.repl.is_replica()
 }
 
-/// Runs eviction while the cron sees a run that stopped at its time limit
-/// (Redis's eviction time proc).
-pub fn cron(srv: &Shared) {
-    if srv.keyspace.evict.running() && !srv.repl.is_replica() {
-        srv.keyspace.perform_evictions(&|| used_for_eviction(srv));
+/// Goes on with an eviction that stopped at its time limit (Redis's
+/// eviction time proc, which runs between events until memory is under
+/// the limit): runs after run, for at most half of the cron's `period`.
+pub fn cron(srv: &Shared, period: std::time::Duration) {
+    if !srv.keyspace.evict.running() || srv.repl.is_replica() {
+        return;
     }
+    let start = std::time::Instant::now();
+    while srv.keyspace.perform_evictions(&|| used_for_eviction(srv)) == Outcome::Running
+        && start.elapsed() < period / 2
+    {}
 }
 
 /// The check before a command, called only with a `maxmemory` set: evicts

@@ -548,7 +548,7 @@ fn cron_main(srv: Arc<Shared>) {
         // used_memory_peak, sampled as Redis's serverCron does.
         crate::alloc::sample_peak();
         // Eviction that stopped at its time limit goes on.
-        maxmemory::cron(&srv);
+        maxmemory::cron(&srv, period);
         // Active expiry: at most 25% of each period.
         // A replica's keys expire when its primary says so.
         if srv.active_expire_enabled.load(Ordering::Relaxed) && !srv.repl.is_replica() {
