@@ -92,6 +92,19 @@ unsafe impl GlobalAlloc for Counted {
     }
 }
 
+/// The usable size mimalloc gives a request of `n` bytes (the size of its
+/// bin). A buffer that will grow can ask for this much at once: the
+/// allocator rounds up to it anyway, so the extra room costs nothing. A
+/// pure function of `n`, right whichever allocator is the global one (test
+/// binaries use the system allocator; asking for the rounded size is then
+/// merely harmless).
+#[inline]
+pub fn good_size(n: usize) -> usize {
+    // SAFETY: mi_good_size only computes the size class of `n`; it reads
+    // no allocator state and has no preconditions.
+    unsafe { libmimalloc_sys::mi_good_size(n) }
+}
+
 /// Bytes in live allocations, when [`Counted`] is the global allocator.
 pub fn allocated() -> Option<u64> {
     // Only the slots handed to a thread so far hold anything: a server

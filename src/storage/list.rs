@@ -1,16 +1,23 @@
 //! `ListValue`: the sequence behind Redis lists, a quicklist-like chain of
 //! packed nodes.
 //!
-//! Each node is one byte vector holding its elements back to back, each as
-//! `[varint len][bytes][varint len, bytes reversed]` (the trailing copy of
-//! the length lets a node be walked from its end, as a listpack's
-//! back-length does). A small list is a single node: one allocation for the
-//! whole list. A node is full when adding an element would pass the
-//! `list-max-listpack-size` limit (negative: -1..-5 = 4..64 KiB per node;
-//! positive: that many elements, and at most 8 KiB as Redis's safety
-//! limit); pushes then start a new node at that end, insertions in the
-//! middle split the node. Removals drop emptied nodes and merge a node with
-//! a neighbour when both fit in one.
+//! Each node is one byte vector: the elements' bytes back to back, then
+//! their lengths, in the same order, as LEB128 varints (one byte for an
+//! element under 128 bytes). Walking a node keeps two cursors, one in the
+//! bytes and one in the lengths; a varint's last byte is the only one with
+//! the high bit clear, so the lengths can be read from their end too, and a
+//! node is walked from either end. That costs one byte per short element
+//! where Redis's listpack spends two (an entry header and a back-length),
+//! and integers are kept as their text (Redis packs them in 1-9 bytes).
+//! A small list is a single node: one allocation for the whole list. A node
+//! is full when adding an element would pass the `list-max-listpack-size`
+//! limit (negative: -1..-5 = 4..64 KiB per node; positive: that many
+//! elements, and at most 8 KiB as Redis's safety limit); pushes then start
+//! a new node at that end, insertions in the middle split the node.
+//! Removals drop emptied nodes and merge a node with a neighbour when both
+//! fit in one. Node buffers grow through the allocator's size classes
+//! ([`crate::alloc::good_size`]), so a buffer never holds room the
+//! allocator did not round up to anyway.
 //!
 //! Costs: push/pop at either end O(node size) = O(1) for a bounded node;
 //! access by index O(nodes + node size). Redis 7.0 reports every list as
@@ -19,6 +26,8 @@
 //! the fill limit is passed in by the caller.
 
 use std::collections::VecDeque;
+
+use crate::alloc::good_size;
 
 /// Redis's byte limit for a node when the fill is given as an element count.
 const SIZE_SAFETY_LIMIT: usize = 8192;
@@ -44,29 +53,18 @@ impl Fill {
     }
 }
 
-impl Fill {
-    /// Largest encoded size a node may reach (for sizing its buffer).
-    fn max_bytes(self) -> usize {
-        if self.0 >= 0 {
-            SIZE_SAFETY_LIMIT
-        } else {
-            4096usize << ((-self.0).clamp(1, 5) as u32 - 1)
-        }
-    }
-}
-
-/// Makes room for `extra` more bytes in a node's buffer, growing by
-/// doubling but never past the node's size limit, so a full node wastes
-/// little (plain `Vec` doubling from an odd size would leave up to a
-/// quarter of a full node unused). Growing by allocator size class
-/// instead (four per power of two) or to the exact size measured the same
-/// RSS on `scripts/mem-vs-redis --datasets lists`, with more copying.
+/// Makes room for `extra` more bytes in a node's buffer: up to the
+/// allocator's size class of the new length. With a node limit of 8 KiB,
+/// the buffer passes through about four size classes per doubling (a copy
+/// of about five times the final node over its growth); the room left
+/// unused is at most one class step (1/8 of the size), and nothing in a
+/// full node, whose length is close to the limit, itself a class size.
+/// Plain doubling left a partly filled end node up to half empty.
 #[inline]
-fn reserve_in_node(buf: &mut Vec<u8>, extra: usize, fill: Fill) {
+fn reserve_in_node(buf: &mut Vec<u8>, extra: usize) {
     let need = buf.len() + extra;
     if need > buf.capacity() {
-        let want = need.next_power_of_two().min(fill.max_bytes()).max(need);
-        buf.reserve_exact(want - buf.len());
+        buf.reserve_exact(good_size(need).max(need) - buf.len());
     }
 }
 
@@ -75,57 +73,34 @@ fn varint_len(n: usize) -> usize {
     (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
 }
 
-/// Encoded size of an element of `n` bytes.
+/// Encoded size of an element of `n` bytes (its bytes and its length).
 #[inline]
 fn entry_len(n: usize) -> usize {
-    n + 2 * varint_len(n)
+    n + varint_len(n)
 }
 
-/// Writes the encoding of `data` into `dst` (exactly `entry_len` bytes).
-fn write_entry(dst: &mut [u8], data: &[u8]) {
-    let mut n = data.len();
-    let mut k = 0;
-    while n >= 0x80 {
-        dst[k] = (n as u8) | 0x80;
-        n >>= 7;
-        k += 1;
-    }
-    dst[k] = n as u8;
-    k += 1;
-    let (head, rest) = dst.split_at_mut(k);
-    rest[..data.len()].copy_from_slice(data);
-    for (d, s) in rest[data.len()..].iter_mut().zip(head.iter().rev()) {
-        *d = *s;
-    }
-}
-
-fn put_entry(buf: &mut Vec<u8>, data: &[u8]) {
+/// The LEB128 encoding of `n`: (bytes, how many are used).
+#[inline]
+fn encode_len(mut n: usize) -> ([u8; 10], usize) {
     let mut v = [0u8; 10];
     let mut k = 0;
-    let mut n = data.len();
     while n >= 0x80 {
         v[k] = (n as u8) | 0x80;
         n >>= 7;
         k += 1;
     }
     v[k] = n as u8;
-    k += 1;
-    buf.extend_from_slice(&v[..k]);
-    buf.extend_from_slice(data);
-    buf.extend(v[..k].iter().rev());
+    (v, k + 1)
 }
 
-/// Reads the element starting at `pos`; returns (data range, next pos).
+/// Reads the length starting at `l`; returns (length, position after it).
 #[inline]
-fn read_fwd(buf: &[u8], pos: usize) -> (usize, usize, usize) {
-    let b = buf[pos];
+fn len_fwd(buf: &[u8], l: usize) -> (usize, usize) {
+    let b = buf[l];
     if b < 0x80 {
-        // An element shorter than 128 bytes: one length byte each side.
-        let s = pos + 1;
-        let e = s + b as usize;
-        return (s, e, e + 1);
+        return (b as usize, l + 1);
     }
-    let mut p = pos;
+    let mut p = l;
     let mut n = 0usize;
     let mut shift = 0;
     loop {
@@ -133,162 +108,262 @@ fn read_fwd(buf: &[u8], pos: usize) -> (usize, usize, usize) {
         p += 1;
         n |= ((b & 0x7f) as usize) << shift;
         if b < 0x80 {
-            break;
+            return (n, p);
         }
         shift += 7;
     }
-    (p, p + n, p + n + varint_len(n))
 }
 
-/// Reads the element ending at `end`; returns (start of the element, data
-/// range).
+/// Reads the length ending at `end` (the lengths start at `lens`); returns
+/// (length, position where it starts).
 #[inline]
-fn read_back(buf: &[u8], end: usize) -> (usize, usize, usize) {
-    let mut p = end;
-    let mut n = 0usize;
-    let mut shift = 0;
-    loop {
-        p -= 1;
-        let b = buf[p];
-        n |= ((b & 0x7f) as usize) << shift;
-        if b < 0x80 {
-            break;
-        }
-        shift += 7;
+fn len_back(buf: &[u8], lens: usize, end: usize) -> (usize, usize) {
+    let mut p = end - 1;
+    if p == lens || buf[p - 1] < 0x80 {
+        return (buf[p] as usize, p);
     }
-    let data_end = p;
-    let data_start = data_end - n;
-    (data_start - varint_len(n), data_start, data_end)
+    // Continuation bytes (high bit set) before the final byte.
+    while p > lens && buf[p - 1] >= 0x80 {
+        p -= 1;
+    }
+    (len_fwd(buf, p).0, p)
 }
 
-/// One packed node.
+/// A place between elements of a node: (offset in the bytes, offset in the
+/// lengths), both from the start of the buffer.
+#[derive(Clone, Copy, Debug)]
+struct Pos {
+    d: usize,
+    l: usize,
+}
+
+/// One packed node (see the module comment for the layout).
 #[derive(Clone, Default, Debug)]
 struct Node {
     buf: Vec<u8>,
+    /// Where the lengths start (= the elements' total size).
+    data_len: usize,
     count: usize,
 }
 
 impl Node {
-    fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Node {
-        let mut n = Node::default();
+    /// A node of the given elements in one buffer of the allocator's size.
+    fn from_items(items: &[&[u8]]) -> Node {
+        let data_len: usize = items.iter().map(|x| x.len()).sum();
+        let lens: usize = items.iter().map(|x| varint_len(x.len())).sum();
+        let mut buf = Vec::with_capacity(good_size(data_len + lens).max(data_len + lens));
         for it in items {
-            put_entry(&mut n.buf, it);
-            n.count += 1;
+            buf.extend_from_slice(it);
         }
-        n.buf.shrink_to_fit();
-        n
+        for it in items {
+            let (v, k) = encode_len(it.len());
+            buf.extend_from_slice(&v[..k]);
+        }
+        Node {
+            buf,
+            data_len,
+            count: items.len(),
+        }
+    }
+
+    /// Encoded bytes (elements and lengths).
+    #[inline]
+    fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    #[inline]
+    fn start(&self) -> Pos {
+        Pos {
+            d: 0,
+            l: self.data_len,
+        }
+    }
+
+    #[inline]
+    fn end(&self) -> Pos {
+        Pos {
+            d: self.data_len,
+            l: self.buf.len(),
+        }
     }
 
     fn iter(&self) -> NodeIter<'_> {
+        self.iter_between(self.start(), self.end())
+    }
+
+    fn iter_between(&self, front: Pos, back: Pos) -> NodeIter<'_> {
         NodeIter {
             buf: &self.buf,
-            front: 0,
-            back: self.buf.len(),
+            lens: self.data_len,
+            front,
+            back,
         }
     }
 
-    /// Byte offset of element `i` (i < count), walking from the nearer end.
-    fn offset(&self, i: usize) -> usize {
+    /// The place before element `i` (i <= count), walking from the nearer
+    /// end.
+    fn pos(&self, i: usize) -> Pos {
         if i <= self.count / 2 {
-            let mut pos = 0;
+            let mut p = self.start();
             for _ in 0..i {
-                pos = read_fwd(&self.buf, pos).2;
+                let (n, l) = len_fwd(&self.buf, p.l);
+                p = Pos { d: p.d + n, l };
             }
-            pos
+            p
         } else {
-            let mut end = self.buf.len();
+            let mut p = self.end();
             for _ in i..self.count {
-                end = read_back(&self.buf, end).0;
+                let (n, l) = len_back(&self.buf, self.data_len, p.l);
+                p = Pos { d: p.d - n, l };
             }
-            end
+            p
         }
     }
 
+    /// Element `i` (< count).
     fn get(&self, i: usize) -> &[u8] {
-        let (s, e, _) = read_fwd(&self.buf, self.offset(i));
-        &self.buf[s..e]
+        let p = self.pos(i);
+        let n = len_fwd(&self.buf, p.l).0;
+        &self.buf[p.d..p.d + n]
     }
 
-    fn insert(&mut self, i: usize, data: &[u8]) {
-        let at = if i == self.count {
-            self.buf.len()
-        } else {
-            self.offset(i)
-        };
-        // Open a gap and encode in place (no temporary buffer).
-        let k = entry_len(data.len());
+    /// Inserts `data` at place `p`.
+    fn insert_at(&mut self, p: Pos, data: &[u8]) {
+        let n = data.len();
+        let (v, k) = encode_len(n);
         let old = self.buf.len();
-        self.buf.resize(old + k, 0);
-        self.buf.copy_within(at..old, at + k);
-        write_entry(&mut self.buf[at..at + k], data);
+        reserve_in_node(&mut self.buf, n + k);
+        self.buf.resize(old + n + k, 0);
+        // Lengths after the place move by both sizes; the bytes after the
+        // place and the lengths before it move by the element's size.
+        self.buf.copy_within(p.l..old, p.l + n + k);
+        self.buf.copy_within(p.d..p.l, p.d + n);
+        self.buf[p.d..p.d + n].copy_from_slice(data);
+        self.buf[p.l + n..p.l + n + k].copy_from_slice(&v[..k]);
+        self.data_len += n;
         self.count += 1;
     }
 
+    fn insert(&mut self, i: usize, data: &[u8]) {
+        let p = if i == self.count {
+            self.end()
+        } else {
+            self.pos(i)
+        };
+        self.insert_at(p, data);
+    }
+
+    /// Removes the elements between places `a` and `b` (`count` of them).
+    fn remove_between(&mut self, a: Pos, b: Pos, count: usize) {
+        let old = self.buf.len();
+        let bytes = b.d - a.d;
+        // The bytes after `b` and the lengths before `a` close the first
+        // gap; the lengths after `b` close both.
+        self.buf.copy_within(b.d..a.l, a.d);
+        self.buf.copy_within(b.l..old, a.l - bytes);
+        self.buf.truncate(old - bytes - (b.l - a.l));
+        self.data_len -= bytes;
+        self.count -= count;
+    }
+
+    /// Removes elements `i..j` (j <= count).
+    fn remove_range(&mut self, i: usize, j: usize) {
+        let a = self.pos(i);
+        let b = if j == self.count {
+            self.end()
+        } else {
+            self.pos(j)
+        };
+        self.remove_between(a, b, j - i);
+    }
+
+    /// Passes element `i` to `f`, then removes it.
+    fn remove_with<R>(&mut self, i: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        let a = self.pos(i);
+        let (n, l) = len_fwd(&self.buf, a.l);
+        let r = f(&self.buf[a.d..a.d + n]);
+        self.remove_between(a, Pos { d: a.d + n, l }, 1);
+        r
+    }
+
     fn remove(&mut self, i: usize) -> Vec<u8> {
-        let at = self.offset(i);
-        let (s, e, next) = read_fwd(&self.buf, at);
-        let v = self.buf[s..e].to_vec();
-        self.buf.drain(at..next);
-        self.count -= 1;
-        v
+        self.remove_with(i, |v| v.to_vec())
     }
 
     /// Passes the first element to `f`, then removes it.
     fn pop_front_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
-        let (s, e, next) = read_fwd(&self.buf, 0);
-        let r = f(&self.buf[s..e]);
-        self.buf.drain(..next);
-        self.count -= 1;
-        r
+        self.remove_with(0, f)
     }
 
     /// Passes the last element to `f`, then removes it.
     fn pop_back_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> R {
-        let (start, s, e) = read_back(&self.buf, self.buf.len());
-        let r = f(&self.buf[s..e]);
-        self.buf.truncate(start);
-        self.count -= 1;
+        let b = self.end();
+        let (n, l) = len_back(&self.buf, self.data_len, b.l);
+        let a = Pos { d: b.d - n, l };
+        let r = f(&self.buf[a.d..b.d]);
+        self.remove_between(a, b, 1);
         r
     }
 
     fn pop_back(&mut self) -> Vec<u8> {
-        let (start, s, e) = read_back(&self.buf, self.buf.len());
-        let v = self.buf[s..e].to_vec();
-        self.buf.truncate(start);
-        self.count -= 1;
-        v
+        self.pop_back_with(|v| v.to_vec())
+    }
+
+    /// Appends every element of `other` (both fit in one node).
+    fn append(&mut self, other: &Node) {
+        let total = self.buf.len() + other.buf.len();
+        let mut buf = Vec::with_capacity(good_size(total).max(total));
+        buf.extend_from_slice(&self.buf[..self.data_len]);
+        buf.extend_from_slice(&other.buf[..other.data_len]);
+        buf.extend_from_slice(&self.buf[self.data_len..]);
+        buf.extend_from_slice(&other.buf[other.data_len..]);
+        self.buf = buf;
+        self.data_len += other.data_len;
+        self.count += other.count;
+    }
+
+    /// Gives back buffer room the allocator would not round up to anyway
+    /// (a node that will not grow again).
+    fn shrink(&mut self) {
+        if good_size(self.buf.len()) < self.buf.capacity() {
+            self.buf.shrink_to_fit();
+        }
     }
 }
 
 /// Elements of one node, from either end.
 pub struct NodeIter<'a> {
     buf: &'a [u8],
-    front: usize,
-    back: usize,
+    lens: usize,
+    front: Pos,
+    back: Pos,
 }
 
 impl<'a> Iterator for NodeIter<'a> {
     type Item = &'a [u8];
     #[inline]
     fn next(&mut self) -> Option<&'a [u8]> {
-        if self.front >= self.back {
+        if self.front.l >= self.back.l {
             return None;
         }
-        let (s, e, next) = read_fwd(self.buf, self.front);
-        self.front = next;
-        Some(&self.buf[s..e])
+        let (n, l) = len_fwd(self.buf, self.front.l);
+        let d = self.front.d;
+        self.front = Pos { d: d + n, l };
+        Some(&self.buf[d..d + n])
     }
 }
 
 impl DoubleEndedIterator for NodeIter<'_> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
-        if self.front >= self.back {
+        if self.front.l >= self.back.l {
             return None;
         }
-        let (start, s, e) = read_back(self.buf, self.back);
-        self.back = start;
-        Some(&self.buf[s..e])
+        let (n, l) = len_back(self.buf, self.lens, self.back.l);
+        let d = self.back.d;
+        self.back = Pos { d: d - n, l };
+        Some(&self.buf[d - n..d])
     }
 }
 
@@ -333,37 +408,30 @@ impl ListValue {
 
     /// Encoded bytes of every node (DEBUG OBJECT).
     pub fn node_bytes(&self) -> usize {
-        self.nodes.iter().map(|n| n.buf.len()).sum()
+        self.nodes.iter().map(Node::bytes).sum()
     }
 
     pub fn push(&mut self, end: End, data: &[u8], fill: Fill) {
         let extra = entry_len(data.len());
-        let fits = |n: &Node| fill.allows(n.buf.len(), n.count, extra);
+        let fits = |n: &Node| fill.allows(n.bytes(), n.count, extra);
         match end {
             End::Right => match self.nodes.back_mut() {
-                Some(n) if fits(n) => {
-                    reserve_in_node(&mut n.buf, extra, fill);
-                    put_entry(&mut n.buf, data);
-                    n.count += 1;
-                }
+                Some(n) if fits(n) => n.insert_at(n.end(), data),
                 _ => {
                     // The last node is full: it will not grow again.
                     if let Some(n) = self.nodes.back_mut() {
-                        n.buf.shrink_to_fit();
+                        n.shrink();
                     }
-                    self.nodes.push_back(Node::from_items([data]))
+                    self.nodes.push_back(Node::from_items(&[data]))
                 }
             },
             End::Left => match self.nodes.front_mut() {
-                Some(n) if fits(n) => {
-                    reserve_in_node(&mut n.buf, extra, fill);
-                    n.insert(0, data)
-                }
+                Some(n) if fits(n) => n.insert_at(n.start(), data),
                 _ => {
                     if let Some(n) = self.nodes.front_mut() {
-                        n.buf.shrink_to_fit();
+                        n.shrink();
                     }
-                    self.nodes.push_front(Node::from_items([data]))
+                    self.nodes.push_front(Node::from_items(&[data]))
                 }
             },
         }
@@ -374,7 +442,7 @@ impl ListValue {
         let v = match end {
             End::Left => {
                 let n = self.nodes.front_mut()?;
-                let v = n.remove(0);
+                let v = n.pop_front_with(|v| v.to_vec());
                 if n.count == 0 {
                     self.nodes.pop_front();
                 }
@@ -503,15 +571,18 @@ impl ListValue {
         // Rebuild into as many nodes as needed, filled greedily.
         let old = self.nodes.remove(k).expect("node index");
         let mut parts: Vec<Node> = Vec::new();
-        let mut cur = Node::default();
+        let mut cur: Vec<&[u8]> = Vec::new();
+        let mut bytes = 0;
         for it in old.iter() {
-            if !fill.allows(cur.buf.len(), cur.count, entry_len(it.len())) {
-                parts.push(std::mem::take(&mut cur));
+            if !fill.allows(bytes, cur.len(), entry_len(it.len())) {
+                parts.push(Node::from_items(&cur));
+                cur.clear();
+                bytes = 0;
             }
-            put_entry(&mut cur.buf, it);
-            cur.count += 1;
+            bytes += entry_len(it.len());
+            cur.push(it);
         }
-        parts.push(cur);
+        parts.push(Node::from_items(&cur));
         for (off, p) in parts.into_iter().enumerate() {
             self.nodes.insert(k + off, p);
         }
@@ -523,10 +594,10 @@ impl ListValue {
             return true;
         }
         if fill.0 >= 0 {
-            n.count as i64 <= fill.0.max(1) && n.buf.len() <= SIZE_SAFETY_LIMIT
+            n.count as i64 <= fill.0.max(1) && n.bytes() <= SIZE_SAFETY_LIMIT
         } else {
             let level = (-fill.0).clamp(1, 5) as u32;
-            n.buf.len() <= 4096usize << (level - 1)
+            n.bytes() <= 4096usize << (level - 1)
         }
     }
 
@@ -536,22 +607,17 @@ impl ListValue {
             return;
         }
         let (a, b) = (&self.nodes[k], &self.nodes[k + 1]);
-        let merged = Node {
-            buf: Vec::new(),
-            count: a.count + b.count,
-        };
-        let bytes = a.buf.len() + b.buf.len();
+        let count = a.count + b.count;
+        let bytes = a.bytes() + b.bytes();
         let fits = if fill.0 >= 0 {
-            merged.count as i64 <= fill.0.max(1) && bytes <= SIZE_SAFETY_LIMIT
+            count as i64 <= fill.0.max(1) && bytes <= SIZE_SAFETY_LIMIT
         } else {
             let level = (-fill.0).clamp(1, 5) as u32;
             bytes <= 4096usize << (level - 1)
         };
         if fits {
             let b = self.nodes.remove(k + 1).expect("node index");
-            let a = &mut self.nodes[k];
-            a.buf.extend_from_slice(&b.buf);
-            a.count += b.count;
+            self.nodes[k].append(&b);
         }
     }
 
@@ -597,16 +663,20 @@ impl ListValue {
         let mut first = true;
         for node in self.nodes.range(k..) {
             let buf = &node.buf[..];
-            let mut pos = if first && j > 0 { node.offset(j) } else { 0 };
+            let mut p = if first && j > 0 {
+                node.pos(j)
+            } else {
+                node.start()
+            };
             first = false;
-            while pos < buf.len() {
-                let (s, e, next) = read_fwd(buf, pos);
-                f(&buf[s..e]);
+            while p.l < buf.len() {
+                let (n, l) = len_fwd(buf, p.l);
+                f(&buf[p.d..p.d + n]);
                 left -= 1;
                 if left == 0 {
                     return;
                 }
-                pos = next;
+                p = Pos { d: p.d + n, l };
             }
         }
     }
@@ -638,17 +708,12 @@ impl ListValue {
             self.nodes.pop_back();
         }
         if left > 0 {
-            let n = &mut self.nodes[0];
-            let cut = n.offset(left);
-            n.buf.drain(..cut);
-            n.count -= left;
+            self.nodes[0].remove_range(0, left);
             self.len -= left;
         }
         if right > 0 {
             let n = self.nodes.back_mut().expect("non-empty");
-            let cut = n.offset(n.count - right);
-            n.buf.truncate(cut);
-            n.count -= right;
+            n.remove_range(n.count - right, n.count);
             self.len -= right;
         }
         if self.nodes.len() > 1 {
@@ -689,14 +754,13 @@ impl ListValue {
                 }
             }
             if hit {
-                let n = Node::from_items(
-                    items
-                        .iter()
-                        .zip(&keep)
-                        .filter(|(_, k)| **k)
-                        .map(|(it, _)| *it),
-                );
-                self.nodes[k] = n;
+                let kept: Vec<&[u8]> = items
+                    .iter()
+                    .zip(&keep)
+                    .filter(|(_, k)| **k)
+                    .map(|(it, _)| *it)
+                    .collect();
+                self.nodes[k] = Node::from_items(&kept);
             }
         }
         self.len -= removed;
@@ -724,8 +788,14 @@ impl ListValue {
             if n.count == 0 {
                 return Err(format!("node {k} empty"));
             }
-            if n.iter().count() != n.count {
+            if n.iter().count() != n.count || n.iter().rev().count() != n.count {
                 return Err(format!("node {k} count mismatch"));
+            }
+            let (bytes, lens) = n.iter().fold((0, 0), |(b, l), it| {
+                (b + it.len(), l + varint_len(it.len()))
+            });
+            if bytes != n.data_len || bytes + lens != n.bytes() {
+                return Err(format!("node {k} sizes do not add up"));
             }
             if !self.node_ok(n, fill) {
                 return Err(format!("node {k} over the limit"));
@@ -864,7 +934,7 @@ mod tests {
         for i in 0..1000 {
             l.push(End::Right, format!("{i:08}").as_bytes(), Fill(-2));
         }
-        // 1000 * 10 encoded bytes = 10000 bytes: two 8 KiB nodes.
+        // 1000 * 9 encoded bytes = 9000 bytes: two 8 KiB nodes.
         assert_eq!(l.node_count(), 2);
         let mut l = ListValue::new();
         for i in 0..10 {
@@ -873,5 +943,49 @@ mod tests {
         assert_eq!(l.node_count(), 4);
         l.check(Fill(3)).unwrap();
         assert_eq!(l.get(0), Some(&b"9"[..]));
+    }
+
+    #[test]
+    fn node_buffers_hold_no_room_past_the_allocator_size_class() {
+        // Pushed one by one from both ends, as RPUSH/LPUSH do: the
+        // partly filled end node must not keep doubled room (2,600 bytes
+        // in a 4,096-byte buffer), and a full node is shrunk.
+        for end in [End::Left, End::Right] {
+            let mut l = ListValue::new();
+            for i in 0..1000u32 {
+                let e = format!("element:{}", i.wrapping_mul(2_654_435_761) >> 2);
+                l.push(end, e.as_bytes(), Fill(-2));
+            }
+            l.check(Fill(-2)).unwrap();
+            assert_eq!(l.node_count(), 3);
+            for n in &l.nodes {
+                assert!(
+                    n.buf.capacity() <= good_size(n.bytes()),
+                    "{} bytes in a buffer of {}",
+                    n.bytes(),
+                    n.buf.capacity()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lengths_of_every_size_walk_both_ways() {
+        let sizes = [0usize, 1, 127, 128, 129, 300, 16_383, 16_384, 70_000];
+        let items: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![b'x'; n]).collect();
+        let refs: Vec<&[u8]> = items.iter().map(|v| &v[..]).collect();
+        let n = Node::from_items(&refs);
+        assert_eq!(n.iter().map(<[u8]>::len).collect::<Vec<_>>(), sizes);
+        let mut rev: Vec<usize> = n.iter().rev().map(<[u8]>::len).collect();
+        rev.reverse();
+        assert_eq!(rev, sizes);
+        for (i, &len) in sizes.iter().enumerate() {
+            assert_eq!(n.get(i).len(), len);
+        }
+        // One byte of length per element under 128 bytes.
+        assert_eq!(
+            Node::from_items(&[b"element:123456789"]).bytes(),
+            "element:123456789".len() + 1
+        );
     }
 }
