@@ -180,11 +180,8 @@ fn lfu_elapsed(now: u32, ldt: u32) -> u32 {
 pub fn lfu_decayed(stamp: u32, now_min: u32, decay: u32) -> u32 {
     let ldt = stamp >> 8;
     let counter = stamp & 255;
-    let periods = if decay > 0 {
-        lfu_elapsed(now_min, ldt) / decay
-    } else {
-        0
-    };
+    // No decay with lfu-decay-time 0.
+    let periods = lfu_elapsed(now_min, ldt).checked_div(decay).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
