@@ -227,7 +227,8 @@ corpus_tests!(
     sort,
     collections_errors,
     streams,
-    persistence
+    persistence,
+    eviction
 );
 
 #[test]

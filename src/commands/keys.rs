@@ -484,7 +484,7 @@ fn copy(ctx: &mut Ctx, args: &Args) {
             .err("ERR source and destination objects are the same");
         return;
     }
-    let lru = ctx.db.keyspace().lru_clock();
+    let lru = ctx.db.keyspace().new_stamp();
     let Some(copied) = ctx.db.get(src_key).map(|e| {
         let mut c = Entry::new(e.value.clone(), lru);
         c.raw = e.raw;
@@ -749,17 +749,18 @@ fn object_idletime(ctx: &mut Ctx, args: &Args) {
 }
 
 fn object_freq(ctx: &mut Ctx, args: &Args) {
-    if ctx.db.get_quiet(args.get(2)).is_none() {
+    let ks = ctx.db.keyspace();
+    let Some(stamp) = ctx.db.get_quiet(args.get(2)).map(|e| e.lru) else {
         ctx.out.null();
         return;
-    }
+    };
     if !lfu_policy(ctx) {
         ctx.out.err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         return;
     }
-    // Access frequencies are not tracked yet (no LFU counter in Entry).
+    // The decayed counter, not incremented by this lookup (as Redis).
     ctx.out
-        .err("ERR LFU access frequency tracking is not implemented by this server");
+        .int(ks.evict.lfu_freq(stamp, ks.lfu_minutes()) as i64);
 }
 
 fn object_help(ctx: &mut Ctx, _args: &Args) {

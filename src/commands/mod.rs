@@ -600,6 +600,12 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
         client.abort_multi();
         return;
     }
+    // maxmemory: one relaxed load when there is no limit.
+    if srv.keyspace.evict.maxmemory() != 0
+        && crate::server::maxmemory::check(srv, client, out, def, id)
+    {
+        return;
+    }
     if srv.repl.gate.load(std::sync::atomic::Ordering::Relaxed)
         && !client.is_master
         && let Some(err) = crate::replication::refuse(srv, client, def)

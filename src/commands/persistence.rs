@@ -306,8 +306,9 @@ fn restore(ctx: &mut Ctx, args: &Args) {
         }
         return ctx.out.ok();
     }
-    let clock = ctx.db.keyspace().lru_clock();
-    let mut entry = Entry::new(value, clock);
+    let ks = ctx.db.keyspace();
+    let clock = ks.lru_clock();
+    let mut entry = Entry::new(value, ks.new_stamp());
     let expire = if ttl != 0 {
         ttl
     } else {
@@ -321,7 +322,13 @@ fn restore(ctx: &mut Ctx, args: &Args) {
         rewritten.push(b"ABSTTL");
         ctx.propagate_as(&rewritten);
     }
-    if let Some(idle) = idle {
+    // As Redis's objectSetLRUOrLFU: FREQ counts under an LFU policy,
+    // IDLETIME under any other.
+    if ks.lfu_mode() {
+        if let Some(freq) = freq {
+            entry.lru = (ks.lfu_minutes() << 8) | freq as u32;
+        }
+    } else if let Some(idle) = idle {
         entry.lru = clock.wrapping_sub(idle.min(u32::MAX as i64) as u32);
     }
     let db = ctx.db.index;

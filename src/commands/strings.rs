@@ -308,9 +308,9 @@ pub const COMMANDS: &[CommandDef] = &[
 /// stamped, but hits and misses are not counted (Redis's write lookup).
 #[inline]
 fn write_lookup<'d>(db: &'d mut Db, key: &[u8]) -> Option<&'d mut Entry> {
-    let lru = db.keyspace().lru_clock();
+    let ks = db.keyspace();
     let e = db.peek(key)?;
-    e.lru = lru;
+    e.lru = ks.touch_stamp(e.lru);
     Some(e)
 }
 
@@ -551,7 +551,7 @@ fn set_generic(
     match expire_at {
         None => ctx.db.set(key, value, opts.keep_ttl),
         Some(at) => {
-            let lru = ctx.db.keyspace().lru_clock();
+            let lru = ctx.db.keyspace().new_stamp();
             let entry = Entry::new(value, lru);
             ctx.db.set_entry(key, entry, at);
             // An absolute time, so replicas and reloads agree.
@@ -900,7 +900,7 @@ fn setrange(ctx: &mut Ctx, args: &Args) {
         extend_zeros(&mut s, offset as usize);
         s.extend_from_slice(patch);
         let total = s.len();
-        let lru = ctx.db.keyspace().lru_clock();
+        let lru = ctx.db.keyspace().new_stamp();
         let mut entry = Entry::new(Value::Str(s), lru);
         // A string built by SETRANGE is never an embedded one.
         entry.raw = true;
@@ -999,7 +999,7 @@ fn decrby(ctx: &mut Ctx, args: &Args) {
 
 fn incrbyfloat(ctx: &mut Ctx, args: &Args) {
     let key = args.get(1);
-    let lru = ctx.db.keyspace().lru_clock();
+    let ks = ctx.db.keyspace();
     let e = ctx.db.peek(key);
     let mut buf = itoa::Buffer::new();
     let current: &[u8] = match &e {
@@ -1026,11 +1026,11 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) {
         Some(e) => {
             e.value = value;
             e.raw = sum.len() > EMBSTR_MAX;
-            e.lru = lru;
+            e.lru = ks.touch_stamp(e.lru);
             ctx.db.touched(key);
         }
         None => {
-            let entry = Entry::new(value, lru);
+            let entry = Entry::new(value, ks.new_stamp());
             let db = ctx.db.index;
             ctx.db.insert_entry_in(db, key, entry, NO_EXPIRE);
         }

@@ -297,7 +297,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
         "slave-read-only",
     ),
     aka(
-        d("replica-ignore-maxmemory", Kind::Bool, "yes", M),
+        e("replica-ignore-maxmemory", Kind::Bool, "yes", M),
         "slave-ignore-maxmemory",
     ),
     d("jemalloc-bg-thread", Kind::Bool, "yes", M),
@@ -369,7 +369,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("syslog-facility", one_of(SYSLOG_FACILITY), "local0", IM),
     d("repl-diskless-load", one_of(DISKLESS_LOAD), "disabled", M),
     e("loglevel", one_of(LOGLEVELS), "notice", M),
-    d("maxmemory-policy", one_of(POLICIES), "noeviction", M),
+    e("maxmemory-policy", one_of(POLICIES), "noeviction", M),
     e("appendfsync", one_of(FSYNC), "everysec", M),
     d("oom-score-adj", one_of(OOM_ADJ), "no", M),
     d(
@@ -431,15 +431,15 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     d("active-defrag-cycle-max", int(1, 99), "25", M),
     d("active-defrag-threshold-lower", int(0, 1000), "10", M),
     d("active-defrag-threshold-upper", int(0, 1000), "100", M),
-    d("lfu-log-factor", int(0, I32_MAX), "10", M),
-    d("lfu-decay-time", int(0, I32_MAX), "1", M),
+    e("lfu-log-factor", int(0, I32_MAX), "10", M),
+    e("lfu-decay-time", int(0, I32_MAX), "1", M),
     aka(
         d("replica-priority", int(0, I32_MAX), "100", M),
         "slave-priority",
     ),
     e("repl-diskless-sync-delay", int(0, I32_MAX), "5", M),
-    d("maxmemory-samples", int(1, I32_MAX), "5", M),
-    d("maxmemory-eviction-tenacity", int(0, 100), "10", M),
+    e("maxmemory-samples", int(1, I32_MAX), "5", M),
+    e("maxmemory-eviction-tenacity", int(0, 100), "10", M),
     e("timeout", int(0, I32_MAX), "0", M),
     aka(
         d("replica-announce-port", int(0, 65535), "0", M),
@@ -496,7 +496,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("proto-max-bulk-len", mem(1024 * 1024, I64_MAX), "512mb", M),
     e("stream-node-max-entries", int(0, I64_MAX), "100", M),
     d("repl-backlog-size", mem(1, I64_MAX), "1mb", M),
-    d("maxmemory", mem(0, U64_MAX), "0", M),
+    e("maxmemory", mem(0, U64_MAX), "0", M),
     d("cluster-link-sendbuf-limit", mem(0, U64_MAX), "0", M),
     aka(
         e("hash-max-listpack-entries", int(0, I64_MAX), "512", M),

@@ -368,14 +368,11 @@ fn file_parsing_comments_quotes_aliases_multi_args() {
         c.renamed_commands(),
         vec![("FLUSHALL".to_string(), String::new())]
     );
-    // Directives not acted on yet (persistence, eviction, notifications,
-    // replication come with later issues) are reported too.
+    // Directives not acted on are reported too.
     assert_eq!(
         c.ignored_in_use(),
         s(&[
             "activedefrag",
-            "maxmemory-policy",
-            "maxmemory",
             "replicaof",
             "list-max-ziplist-entries",
             "user"

@@ -200,6 +200,9 @@ fn load_from<R: std::io::Read>(
     let databases = db.keyspace().databases();
     let now = unix_ms();
     let lru_now = db.keyspace().lru_clock();
+    let lfu = db.keyspace().lfu_mode();
+    let stamp_now = db.keyspace().new_stamp();
+    let lfu_minutes = db.keyspace().lfu_minutes();
     let mut stats = LoadStats::default();
     let mut cur = 0usize;
     loop {
@@ -260,8 +263,14 @@ fn load_from<R: std::io::Read>(
                         msg: format!("{e} (key '{}')", String::from_utf8_lossy(&k.key)),
                     })
                 })?;
-                let mut entry = Entry::new(value, lru_now);
-                if let Some(idle) = k.idle {
+                let mut entry = Entry::new(value, stamp_now);
+                // As Redis: a FREQ record counts under an LFU policy, an
+                // IDLE record under any other.
+                if lfu {
+                    if let Some(freq) = k.freq {
+                        entry.lru = (lfu_minutes << 8) | freq as u32;
+                    }
+                } else if let Some(idle) = k.idle {
                     entry.lru = lru_now.wrapping_sub(idle.min(u32::MAX as u64) as u32);
                 }
                 let expire = k.expire_ms.unwrap_or(crate::storage::value::NO_EXPIRE);

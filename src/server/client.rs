@@ -223,6 +223,9 @@ pub struct Client {
     /// True for the client applying our primary's stream (exempt from
     /// read-only mode, never replied to).
     pub is_master: bool,
+    /// True for the AOF loader's client: no eviction, no OOM refusal
+    /// (Redis does not evict while loading).
+    pub no_evict: bool,
     /// Set by PSYNC/SYNC and WAIT: the connection hands itself over to
     /// replication after the command (see `replication::Handoff`).
     pub handoff: Option<crate::replication::Handoff>,
@@ -254,6 +257,7 @@ impl Client {
             block_retry: None,
             in_exec: false,
             is_master: false,
+            no_evict: false,
             handoff: None,
             replconf: Default::default(),
         }

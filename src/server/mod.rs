@@ -9,6 +9,7 @@
 pub mod client;
 pub mod conn;
 pub mod log;
+pub mod maxmemory;
 pub mod monitor;
 pub mod outlimit;
 pub mod pubsub;
@@ -166,6 +167,7 @@ pub fn run(config: Config) -> i32 {
     let srv = Arc::new(Shared::new(config.clone(), threads));
     let _ = srv.me.set(Arc::downgrade(&srv));
     pubsub::install_notifications(&srv);
+    maxmemory::install(&srv);
     srv.bgsave.attach(&srv);
     log::set_role(b'M');
 
@@ -545,6 +547,8 @@ fn cron_main(srv: Arc<Shared>) {
         srv.keyspace.set_lru_clock(uptime.as_secs() as u32);
         // used_memory_peak, sampled as Redis's serverCron does.
         crate::alloc::sample_peak();
+        // Eviction that stopped at its time limit goes on.
+        maxmemory::cron(&srv, period);
         // Active expiry: at most 25% of each period.
         // A replica's keys expire when its primary says so.
         if srv.active_expire_enabled.load(Ordering::Relaxed) && !srv.repl.is_replica() {

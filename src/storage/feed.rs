@@ -79,9 +79,49 @@ pub struct Feed {
     repl_waker: OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// Copy of the backlog's end (`master_repl_offset`), for lock-free reads.
     repl_end: AtomicU64,
+    /// Bytes Redis leaves out of `maxmemory`'s count: the AOF buffer not
+    /// written yet and the replication buffer kept beyond
+    /// `repl-backlog-size` for lagging replicas (published after each
+    /// change, read lock-free).
+    uncounted: AtomicU64,
+    /// The AOF buffer's part of `uncounted` (INFO `mem_aof_buffer`).
+    aof_bytes: AtomicU64,
+}
+
+impl Inner {
+    /// (`uncounted`, AOF buffer bytes) of this state.
+    fn uncounted(&self) -> (u64, u64) {
+        let aof = if self.aof {
+            self.buf.capacity() as u64
+        } else {
+            0
+        };
+        let repl = self
+            .backlog
+            .as_ref()
+            .map_or(0, |b| b.histlen().saturating_sub(b.size()));
+        (aof + repl, aof)
+    }
 }
 
 impl Feed {
+    /// Bytes `maxmemory` does not count (see the field).
+    #[inline]
+    pub fn uncounted_bytes(&self) -> u64 {
+        self.uncounted.load(Ordering::Relaxed)
+    }
+
+    /// The AOF buffer's bytes (INFO `mem_aof_buffer`).
+    pub fn aof_buffer_bytes(&self) -> u64 {
+        self.aof_bytes.load(Ordering::Relaxed)
+    }
+
+    fn publish_uncounted(&self, g: &Inner) {
+        let (all, aof) = g.uncounted();
+        self.uncounted.store(all, Ordering::Relaxed);
+        self.aof_bytes.store(aof, Ordering::Relaxed);
+    }
+
     /// True when a consumer is attached: writes must be appended.
     #[inline]
     pub fn active(&self) -> bool {
@@ -98,6 +138,7 @@ impl Feed {
         g.aof = on;
         g.last_db = None;
         self.active.store(g.aof || g.tee, Ordering::Relaxed);
+        self.publish_uncounted(&g);
     }
 
     /// Starts or stops copying appended commands into the replication
@@ -137,6 +178,7 @@ impl Feed {
             };
             b.push(bytes);
             self.repl_end.store(b.end(), Ordering::Release);
+            self.publish_uncounted(&g);
         }
         if let Some(w) = self.repl_waker.get() {
             w();
@@ -209,6 +251,7 @@ impl Feed {
             g.scratch = scratch;
             g.offset += added;
             self.published.store(g.offset, Ordering::Release);
+            self.publish_uncounted(g);
         }
         if let Some(w) = self.waker.get() {
             w();
@@ -223,6 +266,7 @@ impl Feed {
     pub fn take(&self) -> (Vec<u8>, u64) {
         let mut g = self.inner.lock();
         let buf = std::mem::take(&mut g.buf);
+        self.publish_uncounted(&g);
         (buf, g.offset)
     }
 

@@ -10,6 +10,7 @@
 
 use super::blocking::{BlockRegistry, Waiter};
 use super::dict::{Dict, hash_bytes};
+use super::evict::{Evictor, LFU_INIT_VAL};
 use super::feed::{Feed, Pending, encode_command};
 use super::notify::{self, Notifier};
 use super::snapshot::ShardSnap;
@@ -18,7 +19,7 @@ use super::watch::Watches;
 use compact_bytes::CompactBytes;
 use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// log2 of the number of shards.
@@ -36,6 +37,14 @@ pub fn unix_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Bit of `Keyspace::clock` set while an LFU policy is selected.
+const LFU_MODE: u64 = 1 << 63;
+
+/// Unix time in minutes, as the LFU clock counts it.
+fn unix_minutes() -> u64 {
+    (unix_ms() / 60_000) as u64 & 0xffff
 }
 
 /// Shard index of a key hash.
@@ -156,8 +165,14 @@ pub struct Keyspace {
     /// The stream of executed writes (AOF, replication).
     pub feed: Feed,
     databases: usize,
-    /// Seconds since start, the clock stored in `Entry::lru`.
-    lru_clock: AtomicU32,
+    /// The clocks stored in `Entry::lru`, packed so a lookup reads both
+    /// with one load: bits 0..32 the LRU clock (seconds since start), bits
+    /// 32..48 the LFU clock (Unix minutes, 16 bits as Redis's), bit 63 set
+    /// while an LFU policy is selected (entries then hold Redis's LFU
+    /// data: 16-bit minutes << 8 | 8-bit log counter).
+    clock: AtomicU64,
+    /// `maxmemory` and eviction (see `storage::evict`).
+    pub evict: Evictor,
     /// Set when the last active-expiry cycle ran out of time with expired
     /// keys left: the next cycle gets a larger budget.
     expire_backlog: AtomicBool,
@@ -191,7 +206,8 @@ impl Keyspace {
             notifier: Notifier::default(),
             feed: Feed::default(),
             databases,
-            lru_clock: AtomicU32::new(0),
+            clock: AtomicU64::new(unix_minutes() << 32),
+            evict: Evictor::default(),
             expire_backlog: AtomicBool::new(false),
             expire_shard_cursor: AtomicU32::new(0),
             snapshot_epoch: AtomicU32::new(0),
@@ -228,11 +244,64 @@ impl Keyspace {
     /// The LRU clock (seconds), advanced by the server's cron.
     #[inline]
     pub fn lru_clock(&self) -> u32 {
-        self.lru_clock.load(Ordering::Relaxed)
+        self.clock.load(Ordering::Relaxed) as u32
     }
 
+    /// Sets the LRU clock (and the LFU minutes clock from the wall clock).
     pub fn set_lru_clock(&self, secs: u32) {
-        self.lru_clock.store(secs, Ordering::Relaxed)
+        let min = unix_minutes();
+        let _ = self
+            .clock
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                Some((c & LFU_MODE) | (min << 32) | secs as u64)
+            });
+    }
+
+    /// Selects what `Entry::lru` holds: LFU data (an LFU policy) or the
+    /// LRU clock.
+    pub fn set_lfu_mode(&self, on: bool) {
+        if on {
+            self.clock.fetch_or(LFU_MODE, Ordering::Relaxed);
+        } else {
+            self.clock.fetch_and(!LFU_MODE, Ordering::Relaxed);
+        }
+    }
+
+    /// True while entries hold LFU data.
+    #[inline]
+    pub fn lfu_mode(&self) -> bool {
+        self.clock.load(Ordering::Relaxed) & LFU_MODE != 0
+    }
+
+    /// The LFU clock: Unix minutes, 16 bits.
+    #[inline]
+    pub fn lfu_minutes(&self) -> u32 {
+        ((self.clock.load(Ordering::Relaxed) >> 32) & 0xffff) as u32
+    }
+
+    /// `Entry::lru` of a value created now: the LRU clock, or under an
+    /// LFU policy the current minute with Redis's initial counter.
+    #[inline]
+    pub fn new_stamp(&self) -> u32 {
+        let c = self.clock.load(Ordering::Relaxed);
+        if c & LFU_MODE == 0 {
+            c as u32
+        } else {
+            ((((c >> 32) & 0xffff) as u32) << 8) | LFU_INIT_VAL
+        }
+    }
+
+    /// `Entry::lru` after an access to an entry stamped `old`: the LRU
+    /// clock, or under an LFU policy Redis's decayed and (logarithmically,
+    /// at random) incremented counter.
+    #[inline]
+    pub fn touch_stamp(&self, old: u32) -> u32 {
+        let c = self.clock.load(Ordering::Relaxed);
+        if c & LFU_MODE == 0 {
+            c as u32
+        } else {
+            self.evict.lfu_touch(old, ((c >> 32) & 0xffff) as u32)
+        }
     }
 
     /// Locks one shard.
@@ -295,6 +364,7 @@ impl Keyspace {
 
     /// Clears the counters (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
+        self.evict.reset_stats();
         for s in self.shards.iter() {
             s.lock().stats = ShardStats::default();
         }
@@ -490,8 +560,8 @@ impl Drop for Db<'_> {
     }
 }
 
-/// `DEL key`, as propagated for a key that expired.
-fn del_command(key: &[u8]) -> Vec<u8> {
+/// `DEL key`, as propagated for a key that expired or was evicted.
+pub(in crate::storage) fn del_command(key: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(key.len() + 24);
     encode_command(&mut v, [&b"DEL"[..], key].into_iter());
     v
@@ -661,7 +731,7 @@ impl<'a> Db<'a> {
         miss_event: bool,
     ) -> Option<&mut Entry> {
         let hash = self.hash(key);
-        let lru = self.ks.lru_clock();
+        let ks = self.ks;
         let shard = self.shard(hash);
         let entry: *mut Entry = match shard.dbs[db].main.get_mut_hashed(hash, key) {
             None => {
@@ -702,7 +772,7 @@ impl<'a> Db<'a> {
         // SAFETY: as above; the table was not touched since.
         let e = unsafe { &mut *entry };
         if touch {
-            e.lru = lru;
+            e.lru = ks.touch_stamp(e.lru);
         }
         Some(e)
     }
@@ -745,7 +815,7 @@ impl<'a> Db<'a> {
     }
 
     pub fn set_in(&mut self, db: usize, key: &[u8], value: Value, keep_ttl: bool) {
-        let lru = self.ks.lru_clock();
+        let lru = self.ks.new_stamp();
         self.store(db, key, Entry::new(value, lru), NO_EXPIRE, keep_ttl);
     }
 
@@ -764,6 +834,7 @@ impl<'a> Db<'a> {
     fn store(&mut self, db: usize, key: &[u8], fresh: Entry, expire: i64, keep_ttl: bool) {
         let hash = self.hash(key);
         let lru = fresh.lru;
+        let ks = self.ks;
         // The clock is read only when an old TTL matters.
         let mut now = self.now;
         let shard = self.shard(hash);
@@ -789,7 +860,13 @@ impl<'a> Db<'a> {
                 let keep = keep_ttl && !expired;
                 e.value = fresh.value;
                 e.raw = fresh.raw;
-                e.lru = lru;
+                // Under LFU an overwritten key keeps (and bumps) its
+                // counter, as Redis's dbSetValue keeps the old `lru`.
+                e.lru = if ks.lfu_mode() {
+                    ks.touch_stamp(e.lru)
+                } else {
+                    lru
+                };
                 if !keep {
                     e.ttl = expire != NO_EXPIRE;
                     match (old_expire != NO_EXPIRE, expire != NO_EXPIRE) {

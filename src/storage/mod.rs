@@ -4,6 +4,7 @@
 pub mod backlog;
 pub mod blocking;
 pub mod dict;
+pub mod evict;
 pub mod feed;
 pub mod hash;
 pub mod keyspace;

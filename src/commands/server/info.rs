@@ -588,13 +588,17 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, 
     field!(out, "rss_overhead_bytes", 0);
     field!(out, "mem_fragmentation_ratio", ratio(m.rss, used));
     field!(out, "mem_fragmentation_bytes", m.rss as i64 - used as i64);
-    field!(out, "mem_not_counted_for_evict", 0);
+    field!(
+        out,
+        "mem_not_counted_for_evict",
+        srv.keyspace.feed.uncounted_bytes()
+    );
     field!(out, "mem_replication_backlog", 0);
     field!(out, "mem_total_replication_buffers", 0);
     field!(out, "mem_clients_slaves", 0);
     field!(out, "mem_clients_normal", clients_mem);
     field!(out, "mem_cluster_links", 0);
-    field!(out, "mem_aof_buffer", 0);
+    field!(out, "mem_aof_buffer", srv.keyspace.feed.aof_buffer_bytes());
     // mimalloc 3 numbers versions as major*10000 + minor*100 + patch,
     // older ones as major*100 + minor*10 + patch.
     let (major, minor, patch) = if version >= 10000 {
@@ -676,10 +680,12 @@ fn stats_section(srv: &Shared, ks: ShardStats, out: &mut String) {
     field!(out, "expired_stale_perc", "0.00");
     field!(out, "expired_time_cap_reached_count", 0);
     field!(out, "expire_cycle_cpu_milliseconds", 0);
-    field!(out, "evicted_keys", 0);
+    let ev = &srv.keyspace.evict;
+    field!(out, "evicted_keys", ev.evicted_keys());
     field!(out, "evicted_clients", 0);
-    field!(out, "total_eviction_exceeded_time", 0);
-    field!(out, "current_eviction_exceeded_time", 0);
+    let (total, current) = ev.exceeded_times(crate::storage::keyspace::unix_ms() as u64);
+    field!(out, "total_eviction_exceeded_time", total);
+    field!(out, "current_eviction_exceeded_time", current);
     field!(out, "keyspace_hits", ks.keyspace_hits);
     field!(out, "keyspace_misses", ks.keyspace_misses);
     for z in [

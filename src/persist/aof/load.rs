@@ -99,6 +99,7 @@ pub fn fake_client(srv: &Shared) -> Client {
     ));
     let mut c = Client::new(srv, info, srv.workers.len() - 1, true);
     c.authenticated = true;
+    c.no_evict = true;
     c
 }
 
