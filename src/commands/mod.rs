@@ -12,6 +12,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hashes;
 pub mod introspection;
 pub mod keys;
@@ -354,6 +355,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         streams::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         sort::COMMANDS,
         persistence::COMMANDS,
         aof::COMMANDS,
