@@ -718,7 +718,9 @@ fn search_generic(ctx: &mut Ctx, args: &Args, src_at: usize, flags: u8) {
     } else {
         count as usize
     };
-    sort_found(&mut found, sort);
+    if sort != Sort::None {
+        geo::sort_by_distance(&mut found, sort == Sort::Desc, returned);
+    }
     found.truncate(returned);
     for f in found.iter_mut() {
         f.dist /= conversion;
@@ -726,25 +728,6 @@ fn search_generic(ctx: &mut Ctx, args: &Args, src_at: usize, flags: u8) {
     match dst {
         None => reply_found(ctx.out, &found, withdist, withhash, withcoord),
         Some(d) => store_found(ctx, d, found, storedist, flags & SEARCH != 0),
-    }
-}
-
-/// Orders by distance, stable (glibc's merge-sort `qsort`, which Redis
-/// calls, keeps equal distances in scan order).
-fn sort_found(found: &mut [Found], sort: Sort) {
-    let asc = |a: &Found, b: &Found| {
-        if a.dist > b.dist {
-            std::cmp::Ordering::Greater
-        } else if a.dist == b.dist {
-            std::cmp::Ordering::Equal
-        } else {
-            std::cmp::Ordering::Less
-        }
-    };
-    match sort {
-        Sort::None => {}
-        Sort::Asc => found.sort_by(asc),
-        Sort::Desc => found.sort_by(|a, b| asc(b, a)),
     }
 }
 

@@ -490,10 +490,185 @@ pub fn search(z: &ZSetValue, s: &Shape, limit: usize) -> Vec<Found> {
     out
 }
 
+// ----- ordering ----------------------------------------------------------------
+
+/// Orders `found` by distance (descending when `desc`) so that its first
+/// `upto` entries are the nearest (or farthest) in order, exactly as Redis
+/// does, equal distances included: the whole array with a stable sort
+/// (glibc's merge-sort `qsort`) when `upto` covers it, otherwise Redis's
+/// partial quicksort (`pqsort`, Bentley-McIlroy with ranges outside
+/// `[0, upto)` left unsorted), whose order of equal distances is its own.
+/// Redis 7.0.15's `pqsort` does not switch to an insertion sort after a
+/// partition that moved nothing (measured: ties come out in the order a
+/// plain partition leaves them), so neither does this one.
+pub fn sort_by_distance(found: &mut [Found], desc: bool, upto: usize) {
+    let cmp = |a: &Found, b: &Found| -> i32 {
+        let c = if a.dist > b.dist {
+            1
+        } else if a.dist == b.dist {
+            0
+        } else {
+            -1
+        };
+        if desc { -c } else { c }
+    };
+    if upto >= found.len() {
+        found.sort_by(|a, b| cmp(a, b).cmp(&0));
+    } else if upto > 0 {
+        let n = found.len();
+        partial_quicksort(found, 0, n, &cmp, 0, upto - 1);
+    }
+}
+
+fn insertion_sort<T>(v: &mut [T], a: usize, n: usize, cmp: &impl Fn(&T, &T) -> i32) {
+    for m in a + 1..a + n {
+        let mut l = m;
+        while l > a && cmp(&v[l - 1], &v[l]) > 0 {
+            v.swap(l, l - 1);
+            l -= 1;
+        }
+    }
+}
+
+fn median3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> i32) -> usize {
+    if cmp(&v[a], &v[b]) < 0 {
+        if cmp(&v[b], &v[c]) < 0 {
+            b
+        } else if cmp(&v[a], &v[c]) < 0 {
+            c
+        } else {
+            a
+        }
+    } else if cmp(&v[b], &v[c]) > 0 {
+        b
+    } else if cmp(&v[a], &v[c]) < 0 {
+        a
+    } else {
+        c
+    }
+}
+
+fn swap_run<T>(v: &mut [T], a: usize, b: usize, n: usize) {
+    for i in 0..n {
+        v.swap(a + i, b + i);
+    }
+}
+
+/// Redis's `pqsort` over `v[a..a + n]`: only the parts overlapping the
+/// ranks `lo..=hi` are sorted further.
+fn partial_quicksort<T>(
+    v: &mut [T],
+    mut a: usize,
+    mut n: usize,
+    cmp: &impl Fn(&T, &T) -> i32,
+    lo: usize,
+    hi: usize,
+) {
+    // Whether the run [start, start + len) misses the wanted ranks.
+    let outside = |start: usize, len: usize| {
+        (lo < start && hi < start) || (lo >= start + len && hi >= start + len)
+    };
+    loop {
+        if n < 7 {
+            return insertion_sort(v, a, n, cmp);
+        }
+        let mut pm = a + n / 2;
+        if n > 7 {
+            let mut pl = a;
+            let mut pn = a + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = median3(v, pl, pl + d, pl + 2 * d, cmp);
+                pm = median3(v, pm - d, pm, pm + d, cmp);
+                pn = median3(v, pn - 2 * d, pn - d, pn, cmp);
+            }
+            pm = median3(v, pl, pm, pn, cmp);
+        }
+        v.swap(a, pm);
+        let (mut pa, mut pb) = (a + 1, a + 1);
+        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
+        loop {
+            while pb <= pc {
+                let c = cmp(&v[pb], &v[a]);
+                if c > 0 {
+                    break;
+                }
+                if c == 0 {
+                    v.swap(pa, pb);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                let c = cmp(&v[pc], &v[a]);
+                if c < 0 {
+                    break;
+                }
+                if c == 0 {
+                    v.swap(pc, pd);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb, pc);
+            pb += 1;
+            pc -= 1;
+        }
+        let pn = a + n;
+        let r = (pa - a).min(pb - pa);
+        swap_run(v, a, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        swap_run(v, pb, pn - r, r);
+        let r = pb - pa;
+        if r > 1 && !outside(a, r) {
+            partial_quicksort(v, a, r, cmp, lo, hi);
+        }
+        let r = pd - pc;
+        if r > 1 {
+            a = pn - r;
+            n = r;
+            if !outside(a, r) {
+                continue;
+            }
+        }
+        return;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::storage::zset::Limits;
+
+    #[test]
+    fn partial_sort_orders_the_wanted_prefix() {
+        let mut seed = 7u64;
+        for len in [0usize, 1, 5, 7, 8, 30, 41, 200, 1000] {
+            for upto in [1usize, 2, 3, 10, 100, 999] {
+                let mut v: Vec<Found> = (0..len)
+                    .map(|i| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                        Found {
+                            member: format!("{i}").into_bytes(),
+                            score: 0.0,
+                            lon: 0.0,
+                            lat: 0.0,
+                            dist: ((seed >> 33) % 50) as f64,
+                        }
+                    })
+                    .collect();
+                let mut want: Vec<f64> = v.iter().map(|f| f.dist).collect();
+                want.sort_by(|a, b| b.partial_cmp(a).unwrap());
+                sort_by_distance(&mut v, true, upto);
+                let k = upto.min(len);
+                let got: Vec<f64> = v[..k].iter().map(|f| f.dist).collect();
+                assert_eq!(got, want[..k], "len {len} upto {upto}");
+            }
+        }
+    }
 
     #[test]
     fn interleave_round_trips() {
