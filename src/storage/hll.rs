@@ -352,7 +352,15 @@ fn sparse_set(hll: &mut Vec<u8>, index: usize, count: u8, max_bytes: u64) -> Res
     if seq.len() > old && (hll.len() + seq.len() - old) as u64 > max_bytes {
         return promote(hll, index, count);
     }
+    // An XZERO cut by the end of the string was read with Redis's zero
+    // terminator as its second byte: replace that phantom byte too and end
+    // where Redis's length arithmetic ends.
+    let new_len = hll.len() + seq.len() - old;
+    if at + old > hll.len() {
+        hll.push(0);
+    }
     hll.splice(at..at + old, seq);
+    hll.truncate(new_len);
     // Step 4: merge equal VAL neighbours.
     merge_vals(hll, prev.unwrap_or(HDR_SIZE));
     Ok(true)
@@ -513,8 +521,8 @@ pub fn decode_sparse(hll: &[u8]) -> String {
 
 /// Histogram of register values of a sketch; `Err` for a sparse body that
 /// does not cover exactly every register.
-fn histogram(hll: &[u8]) -> Result<[u32; 64], Corrupt> {
-    let mut h = [0u32; 64];
+fn histogram(hll: &[u8]) -> Result<[u64; 64], Corrupt> {
+    let mut h = [0u64; 64];
     if encoding(hll) == DENSE {
         let regs = &hll[HDR_SIZE..];
         for i in 0..REGISTERS {
@@ -524,8 +532,8 @@ fn histogram(hll: &[u8]) -> Result<[u32; 64], Corrupt> {
     }
     let idx = walk_sparse(hll, |_, op| {
         match op {
-            Op::Zero { len, .. } => h[0] += len as u32,
-            Op::Val { value, len } => h[value as usize] += len as u32,
+            Op::Zero { len, .. } => h[0] += len as u64,
+            Op::Val { value, len } => h[value as usize] += len as u64,
         }
         true
     });
@@ -574,7 +582,7 @@ fn tau(mut x: f64) -> f64 {
 }
 
 /// The cardinality estimate from a register histogram.
-fn estimate(h: &[u32; 64]) -> u64 {
+fn estimate(h: &[u64; 64]) -> u64 {
     let m = REGISTERS as f64;
     let mut z = m * tau((m - h[Q as usize + 1] as f64) / m);
     for j in (1..=Q as usize).rev() {
@@ -593,7 +601,7 @@ pub fn count(hll: &[u8]) -> Result<u64, Corrupt> {
 /// Estimates the cardinality of registers held one per byte (a union built
 /// by [`merge_into`]).
 pub fn count_registers(regs: &[u8; REGISTERS]) -> u64 {
-    let mut h = [0u32; 64];
+    let mut h = [0u64; 64];
     for &r in regs {
         h[(r & 63) as usize] += 1;
     }
@@ -726,6 +734,21 @@ mod tests {
         assert_eq!(count(&bare), Err(Corrupt));
         let mut b = bare.clone();
         assert_eq!(add(&mut b, b"x", 3000), Err(Corrupt));
+    }
+
+    #[test]
+    fn truncated_xzero_behaves_as_in_redis() {
+        // A body of one byte 0x7f: an XZERO whose second byte Redis reads
+        // from the string's terminator (16129 zeros). PFADD a on
+        // redis-server 7.0.15 leaves these bytes.
+        let mut h = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\0\x7f".to_vec();
+        assert_eq!(decode_sparse(&h), "Z:16129");
+        assert_eq!(add(&mut h, b"a", 3000), Ok(true));
+        assert_eq!(&h[HDR_SIZE..], b"q\xa6\x84M");
+        // 0x40: an XZERO of one register; "a" falls past it.
+        let mut h = b"HYLL\x01\0\0\0\0\0\0\0\0\0\0\0\x40".to_vec();
+        assert_eq!(add(&mut h, b"a", 3000), Err(Corrupt));
+        assert_eq!(decode_sparse(&h), "Z:1");
     }
 
     #[test]
