@@ -143,7 +143,11 @@ fn random_sparse_and_dense_sequences_match_redis() {
             &mut e,
             &[b"CONFIG", b"SET", b"hll-sparse-max-bytes", limit.as_bytes()],
         );
-        both(&mut r, &mut e, &[b"CONFIG", b"GET", b"hll-sparse-max-bytes"]);
+        both(
+            &mut r,
+            &mut e,
+            &[b"CONFIG", b"GET", b"hll-sparse-max-bytes"],
+        );
         for _ in 0..400 {
             let key = keys[rng.below(4) as usize];
             let roll = rng.below(100);
@@ -158,7 +162,11 @@ fn random_sparse_and_dense_sequences_match_redis() {
             } else if roll < 80 {
                 both(&mut r, &mut e, &[b"PFCOUNT", key]);
             } else if roll < 85 {
-                both(&mut r, &mut e, &[b"PFCOUNT", key, keys[rng.below(4) as usize]]);
+                both(
+                    &mut r,
+                    &mut e,
+                    &[b"PFCOUNT", key, keys[rng.below(4) as usize]],
+                );
             } else if roll < 92 {
                 let other = keys[rng.below(4) as usize];
                 both(&mut r, &mut e, &[b"PFMERGE", key, other]);
@@ -174,9 +182,21 @@ fn random_sparse_and_dense_sequences_match_redis() {
             both(&mut r, &mut e, &[b"PFDEBUG", b"GETREG", key]);
         }
     }
-    both(&mut r, &mut e, &[b"CONFIG", b"SET", b"hll-sparse-max-bytes", b"-1"]);
-    both(&mut r, &mut e, &[b"CONFIG", b"SET", b"hll-sparse-max-bytes", b"1kb"]);
-    both(&mut r, &mut e, &[b"CONFIG", b"GET", b"hll-sparse-max-bytes"]);
+    both(
+        &mut r,
+        &mut e,
+        &[b"CONFIG", b"SET", b"hll-sparse-max-bytes", b"-1"],
+    );
+    both(
+        &mut r,
+        &mut e,
+        &[b"CONFIG", b"SET", b"hll-sparse-max-bytes", b"1kb"],
+    );
+    both(
+        &mut r,
+        &mut e,
+        &[b"CONFIG", b"GET", b"hll-sparse-max-bytes"],
+    );
 }
 
 /// The commands of an AOF's incremental file, as raw RESP.

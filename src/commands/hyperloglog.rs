@@ -130,7 +130,8 @@ fn put_back(entry: &mut Entry, bytes: Vec<u8>) {
 
 /// Stores a newly created sketch under `key` (one change; reports `new`).
 fn create(ctx: &mut Ctx, key: &[u8], bytes: Vec<u8>) {
-    ctx.db.set(key, Value::Str(CompactBytes::from(bytes)), false);
+    ctx.db
+        .set(key, Value::Str(CompactBytes::from(bytes)), false);
     if let Some(e) = ctx.db.peek(key) {
         e.raw = true;
     }
@@ -355,9 +356,7 @@ fn pfdebug(ctx: &mut Ctx, args: &Args) {
             Some(text) => ctx.out.bulk(text.as_bytes()),
             None => ctx.out.err("ERR HLL encoding is not sparse"),
         },
-        b"encoding" => ctx
-            .out
-            .simple(if sparse { b"sparse" } else { b"dense" }),
+        b"encoding" => ctx.out.simple(if sparse { b"sparse" } else { b"dense" }),
         b"todense" => ctx.out.int(converted.is_some() as i64),
         _ => ctx.out.err(&format!(
             "ERR Unknown PFDEBUG subcommand '{}'",

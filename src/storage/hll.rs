@@ -330,7 +330,10 @@ fn sparse_set(hll: &mut Vec<u8>, index: usize, count: u8, max_bytes: u64) -> Res
                 seq.push(val_byte(value, last - index));
             }
         }
-        Op::Zero { len: 1, long: false } => {
+        Op::Zero {
+            len: 1,
+            long: false,
+        } => {
             hll[at] = val_byte(count, 1);
             merge_vals(hll, prev.unwrap_or(HDR_SIZE));
             return Ok(true);
