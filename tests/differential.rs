@@ -229,7 +229,8 @@ corpus_tests!(
     collections_errors,
     streams,
     persistence,
-    eviction
+    eviction,
+    hyperloglog
 );
 
 #[test]

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod expire;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
@@ -357,6 +358,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         zsets::COMMANDS,
         geo::COMMANDS,
         sort::COMMANDS,
+        hyperloglog::COMMANDS,
         persistence::COMMANDS,
         aof::COMMANDS,
         replication::COMMANDS,

@@ -8,6 +8,7 @@ pub mod evict;
 pub mod feed;
 pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod notify;
