@@ -156,7 +156,14 @@ fn random_search(rng: &mut impl Rng, key: &str, n: usize, store: Option<&str>) -
     }
     options(rng, &mut v, store.is_some());
     if let Some(d) = store {
-        v.push(if rng.random_bool(0.5) { "STORE" } else { "STOREDIST" }.into());
+        v.push(
+            if rng.random_bool(0.5) {
+                "STORE"
+            } else {
+                "STOREDIST"
+            }
+            .into(),
+        );
         v.push(d.into());
     }
     v
@@ -176,7 +183,11 @@ fn random_searches_match_redis() {
     const N: usize = 10_000;
     load_points(&mut rng, &mut r, &mut e, "pts", N);
     both(&mut r, &mut e, &s(&["ZCARD", "pts"]));
-    both(&mut r, &mut e, &s(&["ZRANGE", "pts", "0", "-1", "WITHSCORES"]));
+    both(
+        &mut r,
+        &mut e,
+        &s(&["ZRANGE", "pts", "0", "-1", "WITHSCORES"]),
+    );
     let mut nonempty = 0;
     for _ in 0..1500 {
         let q = random_search(&mut rng, "pts", N, None);
@@ -185,7 +196,10 @@ fn random_searches_match_redis() {
             nonempty += 1;
         }
     }
-    assert!(nonempty > 100, "too few searches found anything: {nonempty}");
+    assert!(
+        nonempty > 100,
+        "too few searches found anything: {nonempty}"
+    );
     // Positions, hashes and distances of random members.
     for _ in 0..50 {
         let mut v = s(&["GEOPOS", "pts"]);
@@ -219,7 +233,11 @@ fn stored_results_match_redis() {
         let (key, n) = if i % 3 == 0 { ("few", 60) } else { ("pts", N) };
         let q = random_search(&mut rng, key, n, Some("dst"));
         both(&mut r, &mut e, &q);
-        both(&mut r, &mut e, &s(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]));
+        both(
+            &mut r,
+            &mut e,
+            &s(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]),
+        );
         both(&mut r, &mut e, &s(&["OBJECT", "ENCODING", "dst"]));
         both(&mut r, &mut e, &s(&["EXISTS", "dst"]));
     }
@@ -256,17 +274,66 @@ fn keyspace_events_match_redis() {
         let mut sub = srv.raw();
         sub.cmd(&[b"PSUBSCRIBE", b"__key*@*__:*"]);
         let script: &[&[&str]] = &[
-            &["GEOADD", "g", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+            &[
+                "GEOADD",
+                "g",
+                "13.361389",
+                "38.115556",
+                "Palermo",
+                "15.087269",
+                "37.502669",
+                "Catania",
+            ],
             &["GEOADD", "g", "13.361389", "38.115556", "Palermo"],
             &["GEOADD", "g", "XX", "1", "1", "nobody"],
             &["GEOADD", "g", "CH", "13", "38", "Palermo"],
             &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "d1"],
             &["GEORADIUS", "g", "15", "37", "200", "km", "STOREDIST", "d1"],
-            &["GEORADIUSBYMEMBER", "g", "Palermo", "1", "m", "STORE", "nothing"],
+            &[
+                "GEORADIUSBYMEMBER",
+                "g",
+                "Palermo",
+                "1",
+                "m",
+                "STORE",
+                "nothing",
+            ],
             &["GEORADIUS", "g", "15", "37", "1", "m", "STORE", "d1"],
-            &["GEOSEARCHSTORE", "d2", "g", "FROMLONLAT", "15", "37", "BYBOX", "400", "400", "km"],
-            &["GEOSEARCHSTORE", "d2", "g", "FROMLONLAT", "15", "37", "BYBOX", "1", "1", "m"],
-            &["GEOSEARCH", "missing", "FROMLONLAT", "15", "37", "BYBOX", "1", "1", "m"],
+            &[
+                "GEOSEARCHSTORE",
+                "d2",
+                "g",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYBOX",
+                "400",
+                "400",
+                "km",
+            ],
+            &[
+                "GEOSEARCHSTORE",
+                "d2",
+                "g",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYBOX",
+                "1",
+                "1",
+                "m",
+            ],
+            &[
+                "GEOSEARCH",
+                "missing",
+                "FROMLONLAT",
+                "15",
+                "37",
+                "BYBOX",
+                "1",
+                "1",
+                "m",
+            ],
             &["GEOPOS", "missing", "a"],
             &["GEORADIUS", "g", "15", "37", "200", "km"],
         ];
@@ -316,7 +383,12 @@ fn ties_are_ordered_as_redis() {
     both(&mut r, &mut e, &v);
     for _ in 0..400 {
         let (lon, lat) = places[rng.random_range(0..places.len())];
-        let mut q = s(&["GEORADIUS", "dups", &format!("{lon:.6}"), &format!("{lat:.6}")]);
+        let mut q = s(&[
+            "GEORADIUS",
+            "dups",
+            &format!("{lon:.6}"),
+            &format!("{lat:.6}"),
+        ]);
         q.push(rng.random_range(1..40).to_string());
         q.push("km".into());
         q.push(if rng.random_bool(0.5) { "ASC" } else { "DESC" }.into());
@@ -329,4 +401,48 @@ fn ties_are_ordered_as_redis() {
         }
         both(&mut r, &mut e, &q);
     }
+}
+
+/// What GEOADD and the storing searches append to the AOF (GEOADD as
+/// `ZADD key [opts] score member …`, the searches verbatim, nothing for
+/// writes that changed nothing) equals what redis-server appends.
+#[test]
+fn aof_propagation_matches_redis() {
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let Some(oracle) = common::Oracle::start_with(&args) else {
+        return;
+    };
+    let Some(ember) = Server::start(&args) else {
+        return;
+    };
+    let mut files = Vec::new();
+    for srv in [&oracle, &ember] {
+        let mut c = srv.raw();
+        for line in [
+            "GEOADD g 13.361389 38.115556 Palermo 15.087269 37.502669 Catania",
+            "GEOADD g 13.361389 38.115556 Palermo",
+            "GEOADD g xx CH 13 38 Palermo 1 1 nobody",
+            "GEOADD g NX 13 38 Palermo 2 2 Other",
+            "GEORADIUS g 15 37 200 km STORE d1",
+            "GEORADIUS g 15 37 1 m STORE d1",
+            "GEORADIUS g 15 37 1 m STORE d1",
+            "GEOSEARCHSTORE d2 g FROMLONLAT 15 37 BYBOX 400 400 km STOREDIST",
+            "GEOSEARCH g FROMLONLAT 15 37 BYBOX 400 400 km",
+            "GEORADIUS g 15 37 200 km",
+        ] {
+            let a: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+            c.cmd(&a);
+        }
+        let dir = srv.dir().join("appendonlydir");
+        let mut incr: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".incr.aof"))
+            .collect();
+        incr.sort();
+        let text = std::fs::read(incr.last().unwrap()).unwrap();
+        files.push(escape(&text));
+    }
+    assert_eq!(files[1], files[0]);
+    assert!(files[0].contains("zadd"), "{}", files[0]);
 }

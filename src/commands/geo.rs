@@ -209,8 +209,9 @@ fn lon_lat(ctx: &mut Ctx, lon: &[u8], lat: &[u8]) -> Option<(f64, f64)> {
         return None;
     };
     if !geo::valid_lon_lat(x, y) {
-        ctx.out
-            .err(&format!("ERR invalid longitude,latitude pair {x:.6},{y:.6}"));
+        ctx.out.err(&format!(
+            "ERR invalid longitude,latitude pair {x:.6},{y:.6}"
+        ));
         return None;
     }
     Some((x, y))
@@ -325,7 +326,7 @@ fn geoadd(ctx: &mut Ctx, args: &Args) {
     }
     let rest = args.len() - at;
     // The ZADD it becomes refuses zero elements with the same error.
-    if rest % 3 != 0 || (nx && xx) || rest == 0 {
+    if !rest.is_multiple_of(3) || (nx && xx) || rest == 0 {
         return ctx.syntax_error();
     }
     let n = rest / 3;
@@ -358,11 +359,9 @@ fn geoadd(ctx: &mut Ctx, args: &Args) {
         let member = args.get(at + 3 * i + 2);
         let score = bits as f64;
         match z.score(member) {
-            Some(cur) if !nx => {
-                if cur != score {
-                    z.insert(member, score, lim);
-                    updated += 1;
-                }
+            Some(cur) if !nx && cur != score => {
+                z.insert(member, score, lim);
+                updated += 1;
             }
             Some(_) => {}
             None if !xx => {
@@ -393,8 +392,7 @@ fn geoadd(ctx: &mut Ctx, args: &Args) {
             ctx.propagate_as(&v);
         }
     }
-    ctx.out
-        .int((if ch { changed } else { added }) as i64);
+    ctx.out.int((if ch { changed } else { added }) as i64);
 }
 
 // ----- GEOPOS / GEOHASH / GEODIST -----------------------------------------------
@@ -636,7 +634,8 @@ fn search_generic(ctx: &mut Ctx, args: &Args, src_at: usize, flags: u8) {
             byradius = true;
             i += 2;
         } else if is(b"bybox") && i + 3 < remaining && flags & SEARCH != 0 && !byradius {
-            let Some((w, h, m)) = box_arg(ctx, args.get(at + 1), args.get(at + 2), args.get(at + 3))
+            let Some((w, h, m)) =
+                box_arg(ctx, args.get(at + 1), args.get(at + 2), args.get(at + 3))
             else {
                 return;
             };
@@ -671,9 +670,7 @@ fn search_generic(ctx: &mut Ctx, args: &Args, src_at: usize, flags: u8) {
         ));
     }
     if any && count == 0 {
-        return ctx
-            .out
-            .err("ERR the ANY argument requires COUNT argument");
+        return ctx.out.err("ERR the ANY argument requires COUNT argument");
     }
     // The destination must be one of the keys the dispatcher locked.
     if let Some(d) = store
@@ -806,12 +803,15 @@ mod tests {
             let mut buf = [0u8; 128];
             // SAFETY: the buffer holds any %.17f of a value below 1000 and
             // is NUL-terminated by snprintf; the format takes one double.
-            let n = unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17f".as_ptr(), v) };
+            let n =
+                unsafe { libc::snprintf(buf.as_mut_ptr().cast(), buf.len(), c"%.17f".as_ptr(), v) };
             let c = String::from_utf8(buf[..n as usize].to_vec()).unwrap();
             assert_eq!(format!("{v:.17}"), c);
             let mut buf4 = [0u8; 128];
             // SAFETY: as above.
-            let n = unsafe { libc::snprintf(buf4.as_mut_ptr().cast(), buf4.len(), c"%.4f".as_ptr(), v) };
+            let n = unsafe {
+                libc::snprintf(buf4.as_mut_ptr().cast(), buf4.len(), c"%.4f".as_ptr(), v)
+            };
             assert_eq!(fmt_distance(v).as_bytes(), &buf4[..n as usize]);
         }
     }

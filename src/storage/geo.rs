@@ -115,7 +115,8 @@ fn to_u32(v: f64) -> u32 {
 /// x86-64 `cvttsd2si` (64-bit): truncation, or `i64::MIN` when the value
 /// does not fit (NaN included).
 fn cvtt(v: f64) -> i64 {
-    if v.is_nan() || v >= 9_223_372_036_854_775_808.0 || v < -9_223_372_036_854_775_808.0 {
+    const TWO63: f64 = 9_223_372_036_854_775_808.0;
+    if !(-TWO63..TWO63).contains(&v) {
         i64::MIN
     } else {
         v as i64
@@ -309,7 +310,12 @@ fn bounding_box(s: &Shape) -> (f64, f64, f64, f64) {
     } else {
         long_delta_top
     };
-    (s.lon - delta, s.lat - lat_delta, s.lon + delta, s.lat + lat_delta)
+    (
+        s.lon - delta,
+        s.lat - lat_delta,
+        s.lon + delta,
+        s.lat + lat_delta,
+    )
 }
 
 fn move_x(h: &mut HashBits, d: i8) {
@@ -689,7 +695,10 @@ mod tests {
         assert_eq!(&geohash_string(s as f64), b"sqc8b49rny0");
         let c = score_of(15.087269, 37.502669).unwrap();
         let (lon2, lat2) = decode_score(c as f64);
-        assert_eq!(format!("{:.4}", distance(lon, lat, lon2, lat2)), "166274.1516");
+        assert_eq!(
+            format!("{:.4}", distance(lon, lat, lon2, lat2)),
+            "166274.1516"
+        );
     }
 
     #[test]
@@ -710,7 +719,9 @@ mod tests {
         let mut pts = Vec::new();
         let mut seed = 12345u64;
         let mut next = || {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 11) as f64 / (1u64 << 53) as f64
         };
         for i in 0..2000 {
@@ -726,7 +737,10 @@ mod tests {
             kind: ShapeKind::Radius(100.0),
             conversion: 1000.0,
         };
-        let mut got: Vec<_> = search(&z, &shape, 0).into_iter().map(|f| f.member).collect();
+        let mut got: Vec<_> = search(&z, &shape, 0)
+            .into_iter()
+            .map(|f| f.member)
+            .collect();
         got.sort();
         let mut want: Vec<_> = pts
             .iter()
