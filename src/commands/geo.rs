@@ -804,7 +804,7 @@ mod tests {
         assert_eq!(fmt_distance(0.0), "0.0000");
         assert_eq!(fmt_distance(0.00025), "0.0002");
         assert_eq!(fmt_distance(0.00035), "0.0004");
-        assert_eq!(fmt_distance(21777017.390450001), "21777017.3904");
+        assert_eq!(fmt_distance(21_777_017.390_45), "21777017.3904");
         assert_eq!(fmt_distance(166274.15156960033), "166274.1516");
         assert_eq!(fmt_distance(f64::NAN), "-922337203685477.5808");
     }
