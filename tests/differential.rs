@@ -228,7 +228,8 @@ corpus_tests!(
     collections_errors,
     streams,
     persistence,
-    eviction
+    eviction,
+    scripting
 );
 
 #[test]

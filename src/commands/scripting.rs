@@ -153,6 +153,15 @@ fn evalsha_ro(ctx: &mut Ctx, args: &Args) {
 
 /// `<script|sha> numkeys key... arg...`.
 fn run(ctx: &mut Ctx, args: &Args, by_sha: bool, readonly: bool) {
+    // MONITOR shows the EVAL itself before the commands it runs (it is
+    // `skip_monitor` for the dispatcher, which feeds monitors afterwards).
+    if ctx.srv.monitors.active() {
+        let limit =
+            &ctx.client.settings.client_output_buffer_limit[crate::server::outlimit::NORMAL];
+        ctx.srv
+            .monitors
+            .feed(ctx.srv, ctx.client.db, Some(&ctx.client.info), args, limit);
+    }
     let Some(numkeys) = parse_i64(args.get(2)) else {
         return ctx.not_integer();
     };

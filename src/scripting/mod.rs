@@ -185,9 +185,16 @@ fn new_vm(run: &Arc<RunState>) -> mlua::Result<Vm> {
     helpers.set(
         "error_text",
         lua.create_function(|_, v: Value| {
+            // (message, raised without the script's position)
             Ok(match v {
-                Value::Error(e) => root_message(&e),
-                _ => None,
+                Value::Error(e) => match root_message(&e) {
+                    Some(m) => match m.strip_prefix('\u{1}') {
+                        Some(plain) => (Some(plain.to_string()), true),
+                        None => (Some(m), false),
+                    },
+                    None => (None, false),
+                },
+                _ => (None, false),
             })
         })?,
     )?;
@@ -399,6 +406,14 @@ fn number(v: &Value) -> Option<f64> {
     }
 }
 
+/// A number, or a string holding one (Lua's own coercion).
+fn lua_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::String(s) => s.to_str().ok()?.trim().parse().ok(),
+        other => number(other),
+    }
+}
+
 /// The `redis` table's functions that do not need the running command
 /// (`call` and `pcall` are added for each run).
 fn api_table(lua: &Lua, run: &Arc<RunState>) -> mlua::Result<Table> {
@@ -422,7 +437,8 @@ fn api_table(lua: &Lua, run: &Arc<RunState>) -> mlua::Result<Table> {
             lua.create_function(move |lua, args: MultiValue| {
                 let s = match (args.len(), args.front()) {
                     (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
-                    _ => return raise("ERR wrong number or type of arguments"),
+                    // Redis raises this one without the script's position.
+                    _ => return raise("\u{1}ERR wrong number or type of arguments"),
                 };
                 let mut v = s;
                 if tag == "err" {
@@ -446,7 +462,9 @@ fn api_table(lua: &Lua, run: &Arc<RunState>) -> mlua::Result<Table> {
             if args.len() < 2 {
                 return raise("ERR redis.log() requires two arguments or more.");
             }
-            let level = number(&args[0]).unwrap_or(-1.0);
+            let Some(level) = number(&args[0]) else {
+                return raise("ERR First argument must be a number (log level).");
+            };
             if !(0.0..=3.0).contains(&level) || level.fract() != 0.0 {
                 return raise("ERR Invalid debug level.");
             }
@@ -489,8 +507,9 @@ fn api_table(lua: &Lua, run: &Arc<RunState>) -> mlua::Result<Table> {
             if args.len() != 1 {
                 return raise("ERR redis.set_repl() requires two arguments.");
             }
-            let v = number(&args[0]).unwrap_or(-1.0);
-            if !(0.0..=3.0).contains(&v) || v.fract() != 0.0 {
+            // As lua_tointeger: what is not a number is 0.
+            let v = lua_number(&args[0]).unwrap_or(0.0).trunc();
+            if !(0.0..=3.0).contains(&v) {
                 return raise(
                     "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
                 );

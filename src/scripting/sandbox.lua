@@ -88,8 +88,11 @@ real.pcall = function(f, ...) return pcall_result(raw_pcall(f, ...)) end
 -- the line being the script's (not a library function's) where it happened.
 local function handler(err)
   if raw_type(err) == 'userdata' then
-    local m = error_text(err)
-    if m then err = { err = m } end
+    local m, plain = error_text(err)
+    if m then
+      if plain then return { err = m } end
+      err = { err = m }
+    end
   end
   if raw_type(err) ~= 'table' then
     err = { err = 'ERR ' .. raw_tostring(err) }
