@@ -45,6 +45,8 @@ const BUSY: &str =
 
 /// What other threads see of the running script.
 struct RunState {
+    /// Origin of the millisecond clock below.
+    base: Instant,
     running: AtomicBool,
     /// Start, in ms since [`Engine::base`].
     started: AtomicU64,
@@ -67,6 +69,7 @@ struct RunState {
 impl Default for RunState {
     fn default() -> Self {
         RunState {
+            base: Instant::now(),
             running: AtomicBool::new(false),
             started: AtomicU64::new(0),
             threshold: AtomicU64::new(0),
@@ -79,6 +82,30 @@ impl Default for RunState {
             rand: AtomicU64::new(0x1234_ABCD_330E),
             resp: AtomicU8::new(2),
             repl: AtomicU8::new(3),
+        }
+    }
+}
+
+impl RunState {
+    fn now_ms(&self) -> u64 {
+        self.base.elapsed().as_millis() as u64
+    }
+
+    /// Running for longer than its client's `busy-reply-threshold`.
+    fn busy(&self) -> bool {
+        self.running.load(Relaxed)
+            && self.now_ms().saturating_sub(self.started.load(Relaxed))
+                >= self.threshold.load(Relaxed)
+    }
+
+    /// Logs a script over its busy threshold, once per run.
+    fn check_slow(&self) {
+        if self.busy() && !self.slow_logged.swap(true, Relaxed) {
+            let elapsed = self.now_ms().saturating_sub(self.started.load(Relaxed));
+            crate::server::log::warning(&format!(
+                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+                self.name.lock()
+            ));
         }
     }
 }
@@ -107,7 +134,6 @@ struct Vm {
 pub struct Engine {
     vm: Mutex<Option<Vm>>,
     run: Arc<RunState>,
-    base: Instant,
     cached: AtomicUsize,
     cached_bytes: AtomicUsize,
     lua_memory: AtomicUsize,
@@ -118,7 +144,6 @@ impl Default for Engine {
         Engine {
             vm: Mutex::new(None),
             run: Arc::default(),
-            base: Instant::now(),
             cached: AtomicUsize::new(0),
             cached_bytes: AtomicUsize::new(0),
             lua_memory: AtomicUsize::new(0),
@@ -266,6 +291,7 @@ fn new_vm(run: &Arc<RunState>) -> mlua::Result<Vm> {
     lua.set_hook(
         HookTriggers::new().every_nth_instruction(100_000),
         move |_, _| {
+            st.check_slow();
             if st.kill.load(Relaxed) {
                 return Err(mlua::Error::runtime(
                     "ERR Script killed by user with SCRIPT KILL...",
@@ -543,16 +569,14 @@ pub enum Source<'b> {
 
 impl Engine {
     fn now_ms(&self) -> u64 {
-        self.base.elapsed().as_millis() as u64
+        self.run.now_ms()
     }
 
     /// True while a script has run longer than its busy threshold: other
     /// clients' commands (but `allow_busy` ones) get [`busy_error`].
     #[inline]
     pub fn busy(&self) -> bool {
-        self.run.running.load(Relaxed)
-            && self.now_ms().saturating_sub(self.run.started.load(Relaxed))
-                >= self.run.threshold.load(Relaxed)
+        self.run.busy()
     }
 
     /// Number of cached scripts (INFO `number_of_cached_scripts`).
@@ -640,17 +664,6 @@ impl Engine {
         } else {
             self.run.kill.store(true, Relaxed);
             out.ok();
-        }
-    }
-
-    /// Logs a script over its busy threshold once (from the cron).
-    pub fn check_slow(&self) {
-        if self.busy() && !self.run.slow_logged.swap(true, Relaxed) {
-            let elapsed = self.now_ms().saturating_sub(self.run.started.load(Relaxed));
-            crate::server::log::warning(&format!(
-                "Slow script detected: still in execution after {elapsed} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
-                self.run.name.lock()
-            ));
         }
     }
 
