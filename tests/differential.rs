@@ -229,6 +229,7 @@ corpus_tests!(
     streams,
     persistence,
     eviction,
+    hyperloglog,
     scripting
 );
 

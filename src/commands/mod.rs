@@ -13,6 +13,7 @@ pub mod blocking;
 pub mod connection;
 pub mod expire;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod introspection;
 pub mod keys;
 pub mod lists;
@@ -364,6 +365,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         lists::COMMANDS,
         zsets::COMMANDS,
         sort::COMMANDS,
+        hyperloglog::COMMANDS,
         persistence::COMMANDS,
         aof::COMMANDS,
         replication::COMMANDS,

@@ -152,6 +152,9 @@ pub struct Settings {
     pub zset_max_listpack_value: u64,
     pub stream_node_max_bytes: u64,
     pub stream_node_max_entries: u64,
+    /// `hll-sparse-max-bytes`: longest sparse HyperLogLog before it turns
+    /// dense.
+    pub hll_sparse_max_bytes: u64,
     pub active_expire_effort: u32,
     /// `rdb-key-save-delay` (hidden, tests): microseconds a background
     /// save sleeps per key written.
@@ -382,6 +385,7 @@ fn build_settings(values: &[Value]) -> Settings {
         zset_max_listpack_value: u64v("zset-max-listpack-value"),
         stream_node_max_bytes: u64v("stream-node-max-bytes"),
         stream_node_max_entries: u64v("stream-node-max-entries"),
+        hll_sparse_max_bytes: u64v("hll-sparse-max-bytes"),
         active_expire_effort: int("active-expire-effort") as u32,
         rdb_key_save_delay: int("rdb-key-save-delay") as i64,
         stop_writes_on_bgsave_error: boolean("stop-writes-on-bgsave-error"),

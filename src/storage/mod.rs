@@ -7,6 +7,7 @@ pub mod dict;
 pub mod evict;
 pub mod feed;
 pub mod hash;
+pub mod hll;
 pub mod keyspace;
 pub mod list;
 pub mod notify;
