@@ -203,8 +203,8 @@ fn a_replica_receives_the_effects_of_scripts() {
     loop {
         let n: Option<i64> = r.get("n").unwrap();
         let rnd: Option<String> = r.get("rnd").unwrap();
-        if n == Some(50) && rnd.is_some() {
-            assert_eq!(rnd.unwrap(), want_rnd);
+        if let (Some(50), Some(rnd)) = (n, &rnd) {
+            assert_eq!(rnd, &want_rnd);
             break;
         }
         assert!(
@@ -445,4 +445,38 @@ fn lock_release_and_rate_limiter_scripts_under_concurrency() {
     assert_eq!(total, 70);
     let ttl: i64 = c.pttl("rate").unwrap();
     assert!(ttl > 0 && ttl <= 60_000, "{ttl}");
+}
+
+#[test]
+fn commands_in_scripts_send_keyspace_notifications() {
+    let Some(server) = Server::start(&["--notify-keyspace-events", "KEA"]) else {
+        return;
+    };
+    let mut sub = server.raw();
+    sub.cmd(&[b"PSUBSCRIBE", b"__key*@*__:*"]);
+    let mut c = server.client();
+    let _: i64 = redis::cmd("EVAL")
+        .arg("redis.call('set', KEYS[1], '1') redis.call('select', 1) return redis.call('incr', KEYS[1])")
+        .arg(1)
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
+    let events: Vec<String> = (0..4)
+        .map(|_| String::from_utf8_lossy(&sub.read_reply()).into_owned())
+        .collect();
+    let channels: Vec<&str> = events
+        .iter()
+        .map(|e| e.split("\r\n").nth(6).unwrap_or(""))
+        .collect();
+    // As redis-server sends them (`new` is not in KEA).
+    assert_eq!(
+        channels,
+        [
+            "__keyspace@0__:k",
+            "__keyevent@0__:set",
+            "__keyspace@1__:k",
+            "__keyevent@1__:incrby",
+        ],
+        "{events:?}"
+    );
 }

@@ -155,7 +155,7 @@ fn write_value(lua: &Lua, v: &Value, out: &mut Reply, depth: usize) {
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Boolean(true) => out.int(1),
         Value::Boolean(false) => out.null(),
-        Value::Integer(n) => out.int(*n as i64),
+        Value::Integer(n) => out.int(*n),
         Value::Number(n) => out.int(truncate(*n)),
         Value::Table(t) => {
             if depth >= MAX_DEPTH {

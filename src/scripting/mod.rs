@@ -552,7 +552,7 @@ fn api_table(lua: &Lua, run: &Arc<RunState>) -> mlua::Result<Table> {
             }
             let name = lua.coerce_string(args[0].clone())?;
             let table = CommandTable::new(&[]);
-            if !name.is_some_and(|n| table.lookup(&n.as_bytes()).is_some()) {
+            if name.is_none_or(|n| table.lookup(&n.as_bytes()).is_none()) {
                 return raise("ERR Invalid command passed to redis.acl_check_cmd()");
             }
             Ok(true)
@@ -764,7 +764,7 @@ impl Engine {
                         source = Some(s.to_string_lossy());
                     }
                     line = match t.raw_get::<Value>("line") {
-                        Ok(Value::Integer(n)) => Some(n as i64),
+                        Ok(Value::Integer(n)) => Some(n),
                         Ok(Value::Number(n)) => Some(n as i64),
                         _ => None,
                     };
@@ -840,7 +840,7 @@ mod tests {
         // math.random(1000000) twice on a fresh redis-server: 396465, 840486.
         let st = RunState::default().rand;
         let max = i32::MAX as i64;
-        let mut draw = || {
+        let draw = || {
             let r = (rand48_next(&st) % max) as f64 / max as f64;
             (r * 1_000_000.0).floor() as i64 + 1
         };
