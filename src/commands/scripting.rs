@@ -79,6 +79,17 @@ pub const COMMANDS: &[CommandDef] = &[
 
 static SCRIPT_SUBCOMMANDS: &[CommandDef] = &[
     CommandDef {
+        name: "script|debug",
+        arity: 3,
+        flags: NOSCRIPT,
+        acl: acl::SLOW | acl::SCRIPTING,
+        group: "scripting",
+        since: "3.2.0",
+        summary: "Sets the debug mode of later scripts (only NO: no debugger).",
+        handler: script_debug,
+        ..CommandDef::DEFAULT
+    },
+    CommandDef {
         name: "script|exists",
         arity: -3,
         flags: NOSCRIPT,
@@ -207,6 +218,25 @@ fn script_flush(ctx: &mut Ctx, args: &Args) {
     ctx.out.ok();
 }
 
+/// SCRIPT DEBUG: NO is what every client already is; the Lua debugger
+/// (YES, SYNC) is not available.
+fn script_debug(ctx: &mut Ctx, args: &Args) {
+    if ctx.client.in_exec {
+        return ctx
+            .out
+            .err("ERR SCRIPT DEBUG must be called outside a pipeline");
+    }
+    let mode = args.get(2);
+    if mode.eq_ignore_ascii_case(b"no") {
+        ctx.out.ok();
+    } else if mode.eq_ignore_ascii_case(b"yes") || mode.eq_ignore_ascii_case(b"sync") {
+        ctx.out
+            .err("ERR the Lua debugger (SCRIPT DEBUG YES|SYNC) is not supported by this server");
+    } else {
+        ctx.out.err("ERR Use SCRIPT DEBUG YES/SYNC/NO");
+    }
+}
+
 fn script_kill(ctx: &mut Ctx, _args: &Args) {
     ctx.srv.scripts.kill(ctx.out);
 }
@@ -221,6 +251,8 @@ fn script_load(ctx: &mut Ctx, args: &Args) {
 fn script_help(ctx: &mut Ctx, _args: &Args) {
     const LINES: &[&str] = &[
         "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Debug mode of later scripts: only NO (no debugger) is available.",
         "EXISTS <sha1> [<sha1> ...]",
         "    For each SHA1, 1 when that script is in the script cache, else 0.",
         "FLUSH [ASYNC|SYNC]",

@@ -707,6 +707,15 @@ impl Engine {
             .store(ctx.client.settings.busy_reply_threshold, Relaxed);
         st.started.store(self.now_ms(), Relaxed);
         st.running.store(true, Relaxed);
+        // Cleared however the run ends (a panic is caught by the
+        // dispatcher: other clients must not stay BUSY).
+        struct Running<'r>(&'r RunState);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.running.store(false, Relaxed);
+            }
+        }
+        let running = Running(st);
 
         ctx.db.wrap_in_multi();
         let caller_db = ctx.client.db;
@@ -746,7 +755,7 @@ impl Engine {
             runner.call(func)
         });
         drop(run);
-        st.running.store(false, Relaxed);
+        drop(running);
         ctx.client.in_exec = was_in_exec;
         ctx.client.in_script = false;
         ctx.client.select(caller_db);
