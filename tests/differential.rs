@@ -224,6 +224,7 @@ corpus_tests!(
     pubsub,
     lists,
     zsets,
+    geo,
     sort,
     collections_errors,
     streams,

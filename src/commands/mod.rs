@@ -12,6 +12,7 @@ pub mod bitmaps;
 pub mod blocking;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod introspection;
@@ -364,6 +365,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         streams::COMMANDS,
         lists::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
         sort::COMMANDS,
         hyperloglog::COMMANDS,
         persistence::COMMANDS,

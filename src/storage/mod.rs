@@ -6,6 +6,7 @@ pub mod blocking;
 pub mod dict;
 pub mod evict;
 pub mod feed;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keyspace;
