@@ -25,6 +25,7 @@ pub mod config;
 pub mod persist;
 pub mod protocol;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod storage;
 pub mod util;

@@ -230,7 +230,8 @@ corpus_tests!(
     streams,
     persistence,
     eviction,
-    hyperloglog
+    hyperloglog,
+    scripting
 );
 
 #[test]

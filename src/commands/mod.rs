@@ -22,6 +22,7 @@ pub mod numkeys;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
@@ -276,6 +277,14 @@ impl<'a> Args<'a> {
         (0..self.len()).map(|i| self.get(i))
     }
 
+    /// The first `n` arguments.
+    pub fn first(&self, n: usize) -> Args<'a> {
+        Args {
+            buf: self.buf,
+            spans: &self.spans[..n.min(self.spans.len())],
+        }
+    }
+
     /// Arguments from `from` on.
     pub fn rest(&self, from: usize) -> Args<'a> {
         Args {
@@ -362,6 +371,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         persistence::COMMANDS,
         aof::COMMANDS,
         replication::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 
@@ -643,6 +653,13 @@ pub fn execute(srv: &Shared, client: &mut Client, out: &mut Reply, args: &Args) 
         client.abort_multi();
         return;
     }
+    // A script over its busy threshold: one relaxed load otherwise.
+    if srv.scripts.busy() && !def.has(flags::ALLOW_BUSY) {
+        out.err(crate::scripting::busy_error());
+        client.note_rejected(srv, Some(id), out);
+        client.abort_multi();
+        return;
+    }
     if let Some(m) = &mut client.multi
         && !transactions::runs_inside_multi(def)
     {
@@ -783,7 +800,8 @@ pub fn call(
     }
     if srv.monitors.active() && !def.has(flags::SKIP_MONITOR | flags::ADMIN) {
         let limit = &client.settings.client_output_buffer_limit[crate::server::outlimit::NORMAL];
-        srv.monitors.feed(srv, client.db, &client.info, args, limit);
+        let from = (!client.in_script).then_some(&*client.info);
+        srv.monitors.feed(srv, client.db, from, args, limit);
     }
     client.note_call(
         srv,

@@ -171,6 +171,8 @@ pub struct Settings {
     pub server_threads: usize,
     /// Ember's `busy-poll-usecs`.
     pub busy_poll_usecs: u64,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), in ms.
+    pub busy_reply_threshold: u64,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
     pub aof_use_rdb_preamble: bool,
@@ -392,6 +394,7 @@ fn build_settings(values: &[Value]) -> Settings {
         io_threads: int("io-threads") as usize,
         server_threads,
         busy_poll_usecs: u64v("busy-poll-usecs"),
+        busy_reply_threshold: u64v("busy-reply-threshold"),
         rdbcompression: boolean("rdbcompression"),
         rdbchecksum: boolean("rdbchecksum"),
         aof_use_rdb_preamble: boolean("aof-use-rdb-preamble"),

@@ -220,6 +220,9 @@ pub struct Client {
     pub block_retry: Option<Arc<crate::storage::blocking::Waiter>>,
     /// True while EXEC runs the queue (blocking commands do not block).
     pub in_exec: bool,
+    /// True while a Lua script runs commands for this client (MONITOR
+    /// shows them as `lua`).
+    pub in_script: bool,
     /// True for the client applying our primary's stream (exempt from
     /// read-only mode, never replied to).
     pub is_master: bool,
@@ -256,6 +259,7 @@ impl Client {
             block: None,
             block_retry: None,
             in_exec: false,
+            in_script: false,
             is_master: false,
             no_evict: false,
             handoff: None,

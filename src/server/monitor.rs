@@ -77,7 +77,7 @@ impl Monitors {
         &self,
         srv: &Shared,
         db: usize,
-        from: &ClientInfo,
+        from: Option<&ClientInfo>,
         args: &Args,
         limit: &OutputLimit,
     ) {
@@ -89,10 +89,11 @@ impl Monitors {
             now.as_secs(),
             now.subsec_micros(),
             db,
-            if from.unix_socket {
-                format!("unix:{}", from.laddr)
-            } else {
-                from.addr.clone()
+            match from {
+                // A command run by a Lua script.
+                None => "lua".to_string(),
+                Some(c) if c.unix_socket => format!("unix:{}", c.laddr),
+                Some(c) => c.addr.clone(),
             }
         )
         .into_bytes();

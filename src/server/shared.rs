@@ -219,6 +219,8 @@ pub struct Shared {
     /// The `Arc` this lives in (set at start), for work that outlives a
     /// command (REPLICAOF starts a thread).
     pub me: std::sync::OnceLock<std::sync::Weak<Shared>>,
+    /// The Lua interpreter, script cache and running script (EVAL).
+    pub scripts: crate::scripting::Engine,
 }
 
 impl Shared {
@@ -268,6 +270,7 @@ impl Shared {
             bgsave: Default::default(),
             repl: Default::default(),
             me: std::sync::OnceLock::new(),
+            scripts: Default::default(),
         }
     }
 

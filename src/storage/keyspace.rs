@@ -1381,6 +1381,18 @@ impl<'a> Db<'a> {
         self.pending.push((self.index, v));
     }
 
+    /// Number of commands waiting to be propagated (see
+    /// [`Db::truncate_pending`]).
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Drops the commands propagated after the first `n` (a script's
+    /// `redis.set_repl(redis.REPL_NONE)`).
+    pub fn truncate_pending(&mut self, n: usize) {
+        self.pending.truncate(n);
+    }
+
     /// Marks the pending commands as one transaction (EXEC): more than one
     /// is wrapped in `MULTI`/`EXEC`.
     pub fn wrap_in_multi(&mut self) {

@@ -550,25 +550,30 @@ fn memory_section(srv: &Shared, st: &crate::config::Settings, table_bytes: u64, 
     field!(out, "allocator_resident", m.rss);
     field!(out, "total_system_memory", sys);
     field!(out, "total_system_memory_human", bytes_human(sys));
-    // No Lua or functions engine yet: nothing is allocated for them.
-    for z in ["used_memory_lua", "used_memory_vm_eval"] {
-        field!(out, z, 0);
-    }
-    field!(out, "used_memory_lua_human", "0B");
+    // The Lua interpreter of EVAL (no functions engine).
+    let lua = srv.scripts.lua_memory();
+    let scripts = srv.scripts.cached_bytes();
+    field!(out, "used_memory_lua", lua);
+    field!(out, "used_memory_vm_eval", lua);
+    field!(out, "used_memory_lua_human", bytes_human(lua as u64));
+    field!(out, "used_memory_scripts_eval", scripts);
+    field!(out, "number_of_cached_scripts", srv.scripts.cached());
     for z in [
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
         "number_of_functions",
         "number_of_libraries",
         "used_memory_vm_functions",
-        "used_memory_vm_total",
     ] {
         field!(out, z, 0);
     }
-    field!(out, "used_memory_vm_total_human", "0B");
+    field!(out, "used_memory_vm_total", lua);
+    field!(out, "used_memory_vm_total_human", bytes_human(lua as u64));
     field!(out, "used_memory_functions", 0);
-    field!(out, "used_memory_scripts", 0);
-    field!(out, "used_memory_scripts_human", "0B");
+    field!(out, "used_memory_scripts", scripts);
+    field!(
+        out,
+        "used_memory_scripts_human",
+        bytes_human(scripts as u64)
+    );
     field!(out, "maxmemory", st.maxmemory);
     field!(out, "maxmemory_human", bytes_human(st.maxmemory));
     field!(out, "maxmemory_policy", policy_name(srv));
