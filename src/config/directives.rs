@@ -595,7 +595,7 @@ pub(crate) static DIRECTIVES: &[Directive] = &[
     e("server-threads", int(0, 1024), "0", IM),
     // Ember extension: microseconds a busy worker keeps polling its sockets
     // after a request before it sleeps; 0 = never poll.
-    e("busy-poll-usecs", int(0, 1_000_000), "50", M),
+    e("busy-poll-usecs", int(0, 1_000_000), "200", M),
 ];
 
 /// Directives that Redis 7.0 still accepts in a file and silently ignores

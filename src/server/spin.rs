@@ -1,7 +1,7 @@
 //! Adaptive busy-polling for a worker thread.
 //!
 //! While a worker has served a request in the last `busy-poll-usecs`
-//! microseconds (an Ember directive, default 50), its spinner
+//! microseconds (an Ember directive, default 200), its spinner
 //! task keeps the runtime busy (yielding, so the runtime polls the sockets
 //! without blocking) instead of letting the thread sleep in `epoll_wait`.
 //! Under load this removes a sleep and a wake-up (and the clients' cost of
