@@ -231,7 +231,8 @@ corpus_tests!(
     persistence,
     eviction,
     hyperloglog,
-    scripting
+    scripting,
+    scripting_libs
 );
 
 #[test]

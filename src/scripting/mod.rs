@@ -13,6 +13,7 @@
 //! 100 000 instructions) stops a script once SCRIPT KILL asked for it.
 
 pub mod convert;
+pub mod libs;
 
 use crate::commands::{self, Args, Ctx, Table as CommandTable, flags};
 use crate::protocol::reply::{Reply, Resp};
@@ -210,16 +211,22 @@ fn new_vm(run: &Arc<RunState>) -> mlua::Result<Vm> {
     helpers.set(
         "error_text",
         lua.create_function(|_, v: Value| {
-            // (message, raised without the script's position)
+            // (message, raised without the script's position, raised
+            // as a plain string by a library function)
             Ok(match v {
                 Value::Error(e) => match root_message(&e) {
-                    Some(m) => match m.strip_prefix('\u{1}') {
-                        Some(plain) => (Some(plain.to_string()), true),
-                        None => (Some(m), false),
-                    },
-                    None => (None, false),
+                    Some(m) => {
+                        if let Some(plain) = m.strip_prefix('\u{1}') {
+                            (Some(plain.to_string()), true, false)
+                        } else if let Some(s) = m.strip_prefix(libs::PLAIN) {
+                            (Some(s.to_string()), false, true)
+                        } else {
+                            (Some(m), false, false)
+                        }
+                    }
+                    None => (None, false, false),
                 },
-                _ => (None, false),
+                _ => (None, false, false),
             })
         })?,
     )?;
@@ -261,7 +268,9 @@ fn new_vm(run: &Arc<RunState>) -> mlua::Result<Vm> {
             Ok(())
         })?,
     )?;
-    helpers.set("libs", lua.create_table()?)?;
+    let libs = lua.create_table()?;
+    libs::register(&lua, &libs)?;
+    helpers.set("libs", libs)?;
     // The line of the innermost frame of the script's own code (not a
     // library function), for error messages.
     helpers.set(

@@ -88,10 +88,11 @@ real.pcall = function(f, ...) return pcall_result(raw_pcall(f, ...)) end
 -- the line being the script's (not a library function's) where it happened.
 local function handler(err)
   if raw_type(err) == 'userdata' then
-    local m, plain = error_text(err)
+    local m, plain, lib = error_text(err)
     if m then
       if plain then return { err = m } end
-      err = { err = m }
+      -- A library's error is a string, as a C library's would be.
+      if lib then err = m else err = { err = m } end
     end
   end
   if raw_type(err) ~= 'table' then
