@@ -480,3 +480,53 @@ fn commands_in_scripts_send_keyspace_notifications() {
         "{events:?}"
     );
 }
+
+#[test]
+fn library_settings_live_in_the_interpreter_until_script_flush() {
+    let Some(server) = Server::start(&[]) else {
+        return;
+    };
+    let mut c = server.client();
+    let eval = |c: &mut redis::Connection, body: &str| -> redis::RedisResult<String> {
+        redis::cmd("EVAL").arg(body).arg(0).query(c)
+    };
+    assert_eq!(
+        eval(&mut c, "return cjson.encode(math.pi)").unwrap(),
+        "3.1415926535898"
+    );
+    eval(&mut c, "cjson.encode_number_precision(3) return 'ok'").unwrap();
+    // Another script, another client: the setting stays.
+    let mut other = server.client();
+    assert_eq!(
+        eval(&mut other, "return cjson.encode(math.pi)").unwrap(),
+        "3.14"
+    );
+    // SCRIPT FLUSH starts a new interpreter with default settings.
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
+    assert_eq!(
+        eval(&mut c, "return cjson.encode(math.pi)").unwrap(),
+        "3.1415926535898"
+    );
+    // A JSON document stored by one script is read back by another.
+    let doc = r#"{"user":"ann","tags":["a","b"],"score":12.5}"#;
+    let _: () = c.set("doc", doc).unwrap();
+    let tags: String = redis::cmd("EVAL")
+        .arg("local d = cjson.decode(redis.call('get', KEYS[1])) return d.user .. ':' .. table.concat(d.tags, ',') .. ':' .. cjson.encode(d.score)")
+        .arg(1)
+        .arg("doc")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(tags, "ann:a,b:12.5");
+    // Errors from a library carry the script's position, and pcall sees
+    // the bare message.
+    let err = eval(&mut c, "return cjson.decode('{')").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("user_script:1: Expected object key string but found T_END at character 2"),
+        "{err}"
+    );
+    assert_eq!(
+        eval(&mut c, "local ok, e = pcall(cjson.decode, '{') return e").unwrap(),
+        "Expected object key string but found T_END at character 2"
+    );
+}

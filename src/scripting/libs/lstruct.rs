@@ -117,6 +117,9 @@ fn get_integer(data: &[u8], little: bool, signed: bool, size: usize) -> f64 {
     if !signed {
         return l as f64;
     }
+    if size == 0 {
+        return 0.0;
+    }
     let mask = u64::MAX.wrapping_shl((size * 8 - 1) as u32);
     if l & mask != 0 {
         l |= mask;

@@ -277,7 +277,12 @@ pub fn strtod(s: &[u8], start: usize) -> Option<(f64, usize)> {
                 q = r;
             }
         }
-        return Some((sign * mant * 2f64.powi(exp), q));
+        let v = if mant == 0.0 {
+            0.0
+        } else {
+            mant * 2f64.powi(exp)
+        };
+        return Some((sign * v, q));
     }
     // Decimal: digits, optional fraction, optional exponent.
     let mut q = p;
