@@ -435,7 +435,9 @@ fn encode(cfg: &Config, v: &Value) -> Result<Vec<u8>, String> {
 /// Decides whether `t` is written as an array (`lua_array_length`).
 fn table_frame(cfg: &Config, t: Table) -> Result<Frame, String> {
     let mut items = Vec::new();
-    let mut max: i64 = 0;
+    // lua-cjson keeps the largest index in a C int: a larger key turns
+    // it into INT_MIN (x86's conversion), which makes an object.
+    let mut max: i32 = 0;
     let mut count: i64 = 0;
     let mut array = true;
     for pair in t.pairs::<Value, Value>() {
@@ -443,10 +445,12 @@ fn table_frame(cfg: &Config, t: Table) -> Result<Frame, String> {
         if array {
             match as_f64(&k) {
                 Some(f) if f != 0.0 && f.floor() == f && f >= 1.0 => {
-                    // lua-cjson keeps the maximum in a C int.
-                    let i = f as i64;
-                    if i > max {
-                        max = i;
+                    if f > max as f64 {
+                        max = if f < 2_147_483_648.0 {
+                            f as i32
+                        } else {
+                            i32::MIN
+                        };
                     }
                     count += 1;
                 }
@@ -456,15 +460,15 @@ fn table_frame(cfg: &Config, t: Table) -> Result<Frame, String> {
         items.push((k, v));
     }
     if array {
-        let max32 = max as i32 as i64;
-        if cfg.sparse_ratio > 0 && max32 > count * cfg.sparse_ratio && max32 > cfg.sparse_safe {
+        let max = max as i64;
+        if cfg.sparse_ratio > 0 && max > count * cfg.sparse_ratio && max > cfg.sparse_safe {
             if !cfg.sparse_convert {
                 return Err("Cannot serialise table: excessively sparse array".into());
             }
-        } else if max32 > 0 {
+        } else if max > 0 {
             return Ok(Frame::Array {
                 t,
-                len: max32 as usize,
+                len: max as usize,
                 next: 1,
             });
         }

@@ -97,8 +97,31 @@ fn control(lua: &Lua, opt: u8, fmt: &[u8], i: &mut usize, h: &mut Header) -> mlu
     Ok(())
 }
 
+/// C's `(unsigned long)n` as gcc compiles it on x86-64: out-of-range
+/// values (and NaN) come out as the hardware's "indefinite" results, not
+/// saturated as Rust's `as` does.
+fn c_to_unsigned(n: f64) -> u64 {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let cvt = |x: f64| {
+        if x.is_nan() || !(-TWO_63..TWO_63).contains(&x) {
+            i64::MIN as u64
+        } else {
+            x as i64 as u64
+        }
+    };
+    if n.is_nan() || n < TWO_63 {
+        cvt(n)
+    } else {
+        cvt(n - TWO_63) ^ (1 << 63)
+    }
+}
+
 fn put_integer(out: &mut Vec<u8>, n: f64, little: bool, size: usize) {
-    let mut value: u64 = if n < 0.0 { n as i64 as u64 } else { n as u64 };
+    let mut value: u64 = if n < 0.0 {
+        n as i64 as u64
+    } else {
+        c_to_unsigned(n)
+    };
     let mut buf = vec![0u8; size];
     for k in 0..size {
         let idx = if little { k } else { size - 1 - k };
