@@ -67,7 +67,7 @@ pub fn new_module(lua: &Lua) -> mlua::Result<Table> {
                 return Err(arg_error(lua, 1, "expected 1 argument"));
             }
             let conf = *c.lock();
-            let out = encode(&conf, &args[0]).map_err(|m| error(lua, m))?;
+            let out = encode(lua, &conf, &args[0]).map_err(|m| error(lua, m))?;
             lua.create_string(&out)
         })?,
     )?;
@@ -325,9 +325,12 @@ enum Frame {
         len: usize,
         next: usize,
     },
+    /// Walked with Lua's `next` from the last key written (holding every
+    /// pair would pin a reference per key).
     Object {
-        items: Vec<(Value, Value)>,
-        next: usize,
+        t: Table,
+        key: Value,
+        first: bool,
     },
 }
 
@@ -342,7 +345,8 @@ impl Frame {
     }
 }
 
-fn encode(cfg: &Config, v: &Value) -> Result<Vec<u8>, String> {
+fn encode(lua: &Lua, cfg: &Config, v: &Value) -> Result<Vec<u8>, String> {
+    let next_fn = super::raw_next(lua).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     // Lua stack slots in use (the argument, then per level).
@@ -396,15 +400,18 @@ fn encode(cfg: &Config, v: &Value) -> Result<Vec<u8>, String> {
                     continue;
                 }
             }
-            Frame::Object { items, next } => {
-                if *next >= items.len() {
+            Frame::Object { t, key, first } => {
+                let (k, v): (Value, Value) = next_fn
+                    .call((t.clone(), std::mem::replace(key, Value::Nil)))
+                    .map_err(|e| e.to_string())?;
+                if k.is_nil() {
                     out.push(b'}');
                 } else {
-                    if *next > 0 {
+                    if !*first {
                         out.push(b',');
                     }
-                    let (k, v) = std::mem::replace(&mut items[*next], (Value::Nil, Value::Nil));
-                    *next += 1;
+                    *first = false;
+                    *key = k.clone();
                     match &k {
                         Value::String(s) => {
                             append_string(&mut out, &s.as_bytes());
@@ -434,30 +441,29 @@ fn encode(cfg: &Config, v: &Value) -> Result<Vec<u8>, String> {
 
 /// Decides whether `t` is written as an array (`lua_array_length`).
 fn table_frame(cfg: &Config, t: Table) -> Result<Frame, String> {
-    let mut items = Vec::new();
     // lua-cjson keeps the largest index in a C int: a larger key turns
     // it into INT_MIN (x86's conversion), which makes an object.
     let mut max: i32 = 0;
     let mut count: i64 = 0;
     let mut array = true;
     for pair in t.pairs::<Value, Value>() {
-        let (k, v) = pair.map_err(|e| e.to_string())?;
-        if array {
-            match as_f64(&k) {
-                Some(f) if f != 0.0 && f.floor() == f && f >= 1.0 => {
-                    if f > max as f64 {
-                        max = if f < 2_147_483_648.0 {
-                            f as i32
-                        } else {
-                            i32::MIN
-                        };
-                    }
-                    count += 1;
+        let (k, _) = pair.map_err(|e| e.to_string())?;
+        match as_f64(&k) {
+            Some(f) if f != 0.0 && f.floor() == f && f >= 1.0 => {
+                if f > max as f64 {
+                    max = if f < 2_147_483_648.0 {
+                        f as i32
+                    } else {
+                        i32::MIN
+                    };
                 }
-                _ => array = false,
+                count += 1;
+            }
+            _ => {
+                array = false;
+                break;
             }
         }
-        items.push((k, v));
     }
     if array {
         let max = max as i64;
@@ -473,7 +479,11 @@ fn table_frame(cfg: &Config, t: Table) -> Result<Frame, String> {
             });
         }
     }
-    Ok(Frame::Object { items, next: 0 })
+    Ok(Frame::Object {
+        t,
+        key: Value::Nil,
+        first: true,
+    })
 }
 
 // ===== Decoding =====
@@ -849,7 +859,7 @@ mod tests {
 
     fn enc(lua: &Lua, src: &str) -> Result<String, String> {
         let v: Value = lua.load(src).eval().unwrap();
-        encode(&Config::default(), &v).map(|b| String::from_utf8(b).unwrap())
+        encode(lua, &Config::default(), &v).map(|b| String::from_utf8(b).unwrap())
     }
 
     #[test]
@@ -884,7 +894,7 @@ mod tests {
             mlua::Error::RuntimeError(m) => m.trim_start_matches(super::super::PLAIN).to_string(),
             other => other.to_string(),
         })?;
-        encode(&Config::default(), &v).map(|b| String::from_utf8(b).unwrap())
+        encode(lua, &Config::default(), &v).map(|b| String::from_utf8(b).unwrap())
     }
 
     #[test]

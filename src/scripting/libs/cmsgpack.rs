@@ -12,9 +12,6 @@ use mlua::{Lua, MultiValue, Table, Value};
 const MAX_NESTING: usize = 16;
 /// `LUAI_MAXCSTACK` of Lua 5.1.
 const MAX_C_STACK: usize = 8000;
-/// Nesting decoded before giving up (Redis goes on to about 4000 levels;
-/// decoding recurses, and worker threads have 2 MiB stacks).
-const MAX_DECODE_DEPTH: usize = 1000;
 
 fn encode_bytes(out: &mut Vec<u8>, s: &[u8]) {
     let len = s.len();
@@ -98,7 +95,7 @@ fn as_f64(v: &Value) -> Option<f64> {
 fn is_array(t: &Table) -> mlua::Result<Option<i64>> {
     let mut count: i64 = 0;
     let mut max: i64 = 0;
-    for pair in t.clone().pairs::<Value, Value>() {
+    for pair in t.pairs::<Value, Value>() {
         let (k, _) = pair?;
         let Some(n) = as_f64(&k) else {
             return Ok(None);
@@ -139,11 +136,13 @@ fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                 }
             }
             None => {
-                let pairs: Vec<(Value, Value)> = t
-                    .clone()
-                    .pairs::<Value, Value>()
-                    .collect::<mlua::Result<_>>()?;
-                let len = pairs.len() as u64;
+                // Counted, then walked again: holding the pairs would pin
+                // a reference per key.
+                let mut len: u64 = 0;
+                for pair in t.pairs::<Value, Value>() {
+                    pair?;
+                    len += 1;
+                }
                 if len <= 15 {
                     out.push(0x80 | len as u8);
                 } else if len <= 0xffff {
@@ -153,9 +152,10 @@ fn encode(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
                     out.push(0xdf);
                     out.extend_from_slice(&(len as u32).to_be_bytes());
                 }
-                for (k, v) in &pairs {
-                    encode(out, k, level + 1)?;
-                    encode(out, v, level + 1)?;
+                for pair in t.pairs::<Value, Value>() {
+                    let (k, v) = pair?;
+                    encode(out, &k, level + 1)?;
+                    encode(out, &v, level + 1)?;
                 }
             }
         },
@@ -195,12 +195,37 @@ impl From<mlua::Error> for Stop {
     }
 }
 
+/// A table being filled while decoding.
+enum Open {
+    Array {
+        t: Table,
+        len: usize,
+        next: usize,
+    },
+    Map {
+        t: Table,
+        left: usize,
+        key: Option<Value>,
+    },
+}
+
+/// What one MessagePack item starts.
+enum Item {
+    Value(Value),
+    Array(usize),
+    Map(usize),
+}
+
 struct Cursor<'d> {
     data: &'d [u8],
     pos: usize,
-    /// Lua stack slots lua-cmsgpack would hold.
-    used: usize,
-    depth: usize,
+    /// `L->top - L->base` of lua-cmsgpack's C function: its limits are
+    /// those of `luaL_checkstack`.
+    top: usize,
+}
+
+fn stack_overflow(lua: &Lua, what: &str) -> Stop {
+    Stop::Lua(error(lua, format!("stack overflow ({what})")))
 }
 
 impl Cursor<'_> {
@@ -220,123 +245,71 @@ impl Cursor<'_> {
         (0..n).fold(0u64, |acc, i| (acc << 8) | self.byte(from + i) as u64)
     }
 
-    fn bytes(&mut self, lua: &Lua, header: usize, len: usize) -> Result<Value, Stop> {
+    /// Consumes `total` bytes after checking they are there; the big-endian
+    /// number in bytes 1.. of them.
+    fn fixed(&mut self, total: usize) -> Result<u64, Stop> {
+        self.need(total)?;
+        let v = self.be(1, total - 1);
+        self.pos += total;
+        Ok(v)
+    }
+
+    fn bytes(&mut self, lua: &Lua, header: usize, len: usize) -> Result<Item, Stop> {
         self.need(header + len)?;
         let s = lua.create_string(&self.data[self.pos + header..self.pos + header + len])?;
         self.pos += header + len;
-        Ok(Value::String(s))
+        Ok(Item::Value(Value::String(s)))
     }
 
-    fn value(&mut self, lua: &Lua) -> Result<Value, Stop> {
+    /// Reads the next item: a whole scalar, or an array/map header.
+    fn item(&mut self, lua: &Lua) -> Result<Item, Stop> {
         self.need(1)?;
-        if self.used + 1 > MAX_C_STACK || self.depth > MAX_DECODE_DEPTH {
-            return Err(Stop::Lua(error(
+        if self.top + 1 > MAX_C_STACK {
+            return Err(stack_overflow(
                 lua,
-                "stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)",
-            )));
+                "too many return values at once; use unpack_one or unpack_limit instead.",
+            ));
         }
+        let num = |n: f64| Ok(Item::Value(Value::Number(n)));
         let c = self.byte(0);
-        let num = |n: f64| Value::Number(n);
-        let fixed = |cur: &mut Self, n: usize| -> Result<(), Stop> {
-            cur.need(n)?;
-            Ok(())
-        };
-        let v = match c {
-            0xcc => {
-                fixed(self, 2)?;
-                let v = num(self.byte(1) as f64);
-                self.pos += 2;
-                v
-            }
-            0xd0 => {
-                fixed(self, 2)?;
-                let v = num(self.byte(1) as i8 as f64);
-                self.pos += 2;
-                v
-            }
-            0xcd => {
-                fixed(self, 3)?;
-                let v = num(self.be(1, 2) as f64);
-                self.pos += 3;
-                v
-            }
-            0xd1 => {
-                fixed(self, 3)?;
-                let v = num(self.be(1, 2) as u16 as i16 as f64);
-                self.pos += 3;
-                v
-            }
-            0xce => {
-                fixed(self, 5)?;
-                let v = num(self.be(1, 4) as f64);
-                self.pos += 5;
-                v
-            }
-            0xd2 => {
-                fixed(self, 5)?;
-                let v = num(self.be(1, 4) as u32 as i32 as f64);
-                self.pos += 5;
-                v
-            }
-            0xcf => {
-                fixed(self, 9)?;
-                // (lua_pushunsigned of Lua 5.1's compatibility layer
-                // goes through a signed lua_Integer)
-                let v = num(self.be(1, 8) as i64 as f64);
-                self.pos += 9;
-                v
-            }
-            0xd3 => {
-                fixed(self, 9)?;
-                let v = num(self.be(1, 8) as i64 as f64);
-                self.pos += 9;
-                v
-            }
-            0xc0 => {
+        match c {
+            0xcc => num(self.fixed(2)? as f64),
+            0xd0 => num(self.fixed(2)? as u8 as i8 as f64),
+            0xcd => num(self.fixed(3)? as f64),
+            0xd1 => num(self.fixed(3)? as u16 as i16 as f64),
+            0xce => num(self.fixed(5)? as f64),
+            0xd2 => num(self.fixed(5)? as u32 as i32 as f64),
+            // (lua_pushunsigned of Lua 5.1's compatibility layer goes
+            // through a signed lua_Integer)
+            0xcf => num(self.fixed(9)? as i64 as f64),
+            0xd3 => num(self.fixed(9)? as i64 as f64),
+            0xc0 | 0xc2 | 0xc3 => {
                 self.pos += 1;
-                Value::Nil
+                Ok(Item::Value(match c {
+                    0xc0 => Value::Nil,
+                    _ => Value::Boolean(c == 0xc3),
+                }))
             }
-            0xc3 | 0xc2 => {
-                self.pos += 1;
-                Value::Boolean(c == 0xc3)
-            }
-            0xca => {
-                fixed(self, 5)?;
-                let v = num(f32::from_bits(self.be(1, 4) as u32) as f64);
-                self.pos += 5;
-                v
-            }
-            0xcb => {
-                fixed(self, 9)?;
-                let v = num(f64::from_bits(self.be(1, 8)));
-                self.pos += 9;
-                v
-            }
-            0xd9 => {
-                fixed(self, 2)?;
-                let l = self.byte(1) as usize;
-                self.bytes(lua, 2, l)?
-            }
-            0xda => {
-                fixed(self, 3)?;
-                let l = self.be(1, 2) as usize;
-                self.bytes(lua, 3, l)?
-            }
-            0xdb => {
-                fixed(self, 5)?;
-                let l = self.be(1, 4) as usize;
-                self.bytes(lua, 5, l)?
+            0xca => num(f32::from_bits(self.fixed(5)? as u32) as f64),
+            0xcb => num(f64::from_bits(self.fixed(9)?)),
+            0xd9 | 0xda | 0xdb => {
+                let n = match c {
+                    0xd9 => 1,
+                    0xda => 2,
+                    _ => 4,
+                };
+                self.need(1 + n)?;
+                let l = self.be(1, n) as usize;
+                self.bytes(lua, 1 + n, l)
             }
             0xdc..=0xdf => {
                 let n = if c == 0xdc || c == 0xde { 2 } else { 4 };
-                fixed(self, 1 + n)?;
-                let l = self.be(1, n) as usize;
-                self.pos += 1 + n;
-                if c <= 0xdd {
-                    self.array(lua, l)?
+                let l = self.fixed(1 + n)? as usize;
+                Ok(if c <= 0xdd {
+                    Item::Array(l)
                 } else {
-                    self.map(lua, l)?
-                }
+                    Item::Map(l)
+                })
             }
             _ if c & 0x80 == 0 => {
                 self.pos += 1;
@@ -346,60 +319,112 @@ impl Cursor<'_> {
                 self.pos += 1;
                 num(c as i8 as f64)
             }
-            _ if c & 0xe0 == 0xa0 => self.bytes(lua, 1, (c & 0x1f) as usize)?,
+            _ if c & 0xe0 == 0xa0 => self.bytes(lua, 1, (c & 0x1f) as usize),
             _ if c & 0xf0 == 0x90 => {
                 self.pos += 1;
-                self.array(lua, (c & 0xf) as usize)?
+                Ok(Item::Array((c & 0xf) as usize))
             }
             _ if c & 0xf0 == 0x80 => {
                 self.pos += 1;
-                self.map(lua, (c & 0xf) as usize)?
+                Ok(Item::Map((c & 0xf) as usize))
             }
-            _ => return Err(Stop::BadFormat),
-        };
-        Ok(v)
-    }
-
-    fn array(&mut self, lua: &Lua, len: usize) -> Result<Value, Stop> {
-        let t = lua.create_table()?;
-        // The table and the index being set.
-        self.used += 2;
-        self.depth += 1;
-        for i in 1..=len {
-            let v = self.value(lua)?;
-            t.raw_set(i, v)?;
+            _ => Err(Stop::BadFormat),
         }
-        self.used -= 2;
-        self.depth -= 1;
-        Ok(Value::Table(t))
     }
 
-    fn map(&mut self, lua: &Lua, len: usize) -> Result<Value, Stop> {
-        let t = lua.create_table()?;
-        self.used += 1;
-        self.depth += 1;
-        for _ in 0..len {
-            let k = self.value(lua)?;
-            self.used += 1;
-            let v = self.value(lua)?;
-            self.used -= 1;
-            match &k {
-                Value::Nil => return Err(Stop::Lua(raw_error("table index is nil"))),
-                Value::Number(n) if n.is_nan() => {
-                    return Err(Stop::Lua(raw_error("table index is NaN")));
+    /// One complete value (nested tables filled), without recursion.
+    fn value(&mut self, lua: &Lua) -> Result<Value, Stop> {
+        let mut open: Vec<Open> = Vec::new();
+        loop {
+            let mut value = match self.item(lua)? {
+                Item::Value(v) => {
+                    self.top += 1;
+                    v
                 }
-                _ => {}
+                Item::Array(len) => {
+                    let t = lua.create_table()?;
+                    self.top += 1;
+                    if self.top + 1 > MAX_C_STACK {
+                        return Err(stack_overflow(lua, "in function mp_decode_to_lua_array"));
+                    }
+                    if len > 0 {
+                        // The index pushed before each element.
+                        self.top += 1;
+                        open.push(Open::Array { t, len, next: 1 });
+                        continue;
+                    }
+                    Value::Table(t)
+                }
+                Item::Map(len) => {
+                    let t = lua.create_table()?;
+                    self.top += 1;
+                    if len > 0 {
+                        open.push(Open::Map {
+                            t,
+                            left: len,
+                            key: None,
+                        });
+                        continue;
+                    }
+                    Value::Table(t)
+                }
+            };
+            // Store the value in its table, closing the tables it completes.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(value),
+                    Some(Open::Array { t, len, next }) => {
+                        t.raw_set(*next, value)?;
+                        self.top -= 2;
+                        if *next < *len {
+                            *next += 1;
+                            self.top += 1;
+                            break;
+                        }
+                        // (complete: its table stays on the stack)
+                    }
+                    Some(Open::Map { t, left, key }) => match key.take() {
+                        None => {
+                            *key = Some(value);
+                            break;
+                        }
+                        Some(k) => {
+                            match &k {
+                                Value::Nil => {
+                                    return Err(Stop::Lua(raw_error("table index is nil")));
+                                }
+                                Value::Number(n) if n.is_nan() => {
+                                    return Err(Stop::Lua(raw_error("table index is NaN")));
+                                }
+                                _ => {}
+                            }
+                            t.raw_set(k, value)?;
+                            self.top -= 2;
+                            *left -= 1;
+                            if *left > 0 {
+                                break;
+                            }
+                        }
+                    },
+                }
+                value = match open.pop() {
+                    Some(Open::Array { t, .. } | Open::Map { t, .. }) => Value::Table(t),
+                    None => unreachable!("a table was open"),
+                };
             }
-            t.raw_set(k, v)?;
         }
-        self.used -= 1;
-        self.depth -= 1;
-        Ok(Value::Table(t))
     }
 }
 
 /// `mp_unpack_full`: `limit` values (all when both are 0) from `offset`.
-fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+/// `base` is the number of arguments left on the stack.
+fn unpack_full(
+    lua: &Lua,
+    data: &[u8],
+    limit: i64,
+    offset: i64,
+    base: usize,
+) -> mlua::Result<MultiValue> {
     let decode_all = limit == 0 && offset == 0;
     let len = data.len();
     if offset < 0 || limit < 0 {
@@ -424,8 +449,7 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> mlua::Result<
     let mut cur = Cursor {
         data,
         pos: offset as usize,
-        used: 1,
-        depth: 0,
+        top: base,
     };
     let mut values = Vec::new();
     while cur.pos < len && (values.len() as i64) < limit {
@@ -435,9 +459,11 @@ fn unpack_full(lua: &Lua, data: &[u8], limit: i64, offset: i64) -> mlua::Result<
             Err(Stop::BadFormat) => return Err(error(lua, "Bad data format in input.")),
             Err(Stop::Lua(e)) => return Err(e),
         }
-        cur.used += 1;
     }
     if !decode_all {
+        if cur.top + 1 > MAX_C_STACK {
+            return Err(error(lua, "stack overflow (in function mp_unpack_full)"));
+        }
         let next = if cur.pos == len { -1 } else { cur.pos as i64 };
         values.insert(0, Value::Number(next as f64));
     }
@@ -458,7 +484,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         "unpack",
         lua.create_function(|lua, args: MultiValue| {
             let data = check_bytes(lua, &args, 1)?;
-            unpack_full(lua, &data, 0, 0)
+            unpack_full(lua, &data, 0, 0, args.len())
         })?,
     )?;
     t.set(
@@ -466,7 +492,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, args: MultiValue| {
             let offset = opt_integer(lua, &args, 2)?;
             let data = check_bytes(lua, &args, 1)?;
-            unpack_full(lua, &data, 1, offset)
+            unpack_full(lua, &data, 1, offset, 1)
         })?,
     )?;
     t.set(
@@ -475,7 +501,7 @@ pub fn module(lua: &Lua) -> mlua::Result<Table> {
             let limit = check_integer(lua, &args, 2)?;
             let offset = opt_integer(lua, &args, 3)?;
             let data = check_bytes(lua, &args, 1)?;
-            unpack_full(lua, &data, limit, offset)
+            unpack_full(lua, &data, limit, offset, 1)
         })?,
     )?;
     t.set("_NAME", "cmsgpack")?;

@@ -19,8 +19,26 @@ use mlua::{Lua, MultiValue, Table, Value};
 /// Marks an error message to be raised as a plain Lua string.
 pub const PLAIN: char = '\u{2}';
 
-/// Builds every library into `libs` (name -> table).
+/// Registry name of Lua's own `next` (the sandbox's global one is a
+/// wrapper).
+const RAW_NEXT: &str = "ember.libs.next";
+
+/// Lua's `next`, to walk a table from a key without holding its pairs.
+pub fn raw_next(lua: &Lua) -> mlua::Result<mlua::Function> {
+    match lua.named_registry_value::<Option<mlua::Function>>(RAW_NEXT)? {
+        Some(f) => Ok(f),
+        None => {
+            let f: mlua::Function = lua.globals().raw_get("next")?;
+            lua.set_named_registry_value(RAW_NEXT, &f)?;
+            Ok(f)
+        }
+    }
+}
+
+/// Builds every library into `libs` (name -> table). Must run before the
+/// sandbox replaces the globals.
 pub fn register(lua: &Lua, libs: &Table) -> mlua::Result<()> {
+    raw_next(lua)?;
     libs.set("cjson", cjson::new_module(lua)?)?;
     libs.set("bit", bit::module(lua)?)?;
     libs.set("struct", lstruct::module(lua)?)?;
