@@ -292,7 +292,7 @@ impl Cursor<'_> {
             }
             0xca => num(f32::from_bits(self.fixed(5)? as u32) as f64),
             0xcb => num(f64::from_bits(self.fixed(9)?)),
-            0xd9 | 0xda | 0xdb => {
+            0xd9..=0xdb => {
                 let n = match c {
                     0xd9 => 1,
                     0xda => 2,
