@@ -410,20 +410,35 @@ fn geoadd(ctx: &mut Ctx, args: &Args) {
 
 // ----- GEOPOS / GEOHASH / GEODIST -----------------------------------------------
 
-fn geopos(ctx: &mut Ctx, args: &Args) {
+/// GEOPOS/GEOHASH: the score of each member named from argument 2 on
+/// (`None` for a missing member or key), found with one lookup of the key;
+/// `None` (error answered) when the key holds another type.
+fn member_scores(ctx: &mut Ctx, args: &Args) -> Option<Vec<Option<f64>>> {
     let key = args.get(1);
-    let found = match lookup(ctx.db, key) {
-        Lookup::WrongType => return ctx.wrong_type(),
-        Lookup::Missing => false,
-        Lookup::ZSet => true,
-    };
-    ctx.out.array(args.len() - 2);
-    for i in 2..args.len() {
-        let score = if found {
-            zset(ctx.db, key).and_then(|z| z.score(args.get(i)))
-        } else {
+    let members = 2..args.len();
+    match lookup(ctx.db, key) {
+        Lookup::WrongType => {
+            ctx.wrong_type();
             None
-        };
+        }
+        Lookup::Missing => Some(members.map(|_| None).collect()),
+        Lookup::ZSet => {
+            let z = zset(ctx.db, key);
+            Some(
+                members
+                    .map(|i| z.and_then(|z| z.score(args.get(i))))
+                    .collect(),
+            )
+        }
+    }
+}
+
+fn geopos(ctx: &mut Ctx, args: &Args) {
+    let Some(scores) = member_scores(ctx, args) else {
+        return;
+    };
+    ctx.out.array(scores.len());
+    for score in scores {
         match score {
             None => ctx.out.null_array(),
             Some(s) => {
@@ -437,19 +452,11 @@ fn geopos(ctx: &mut Ctx, args: &Args) {
 }
 
 fn geohash(ctx: &mut Ctx, args: &Args) {
-    let key = args.get(1);
-    let found = match lookup(ctx.db, key) {
-        Lookup::WrongType => return ctx.wrong_type(),
-        Lookup::Missing => false,
-        Lookup::ZSet => true,
+    let Some(scores) = member_scores(ctx, args) else {
+        return;
     };
-    ctx.out.array(args.len() - 2);
-    for i in 2..args.len() {
-        let score = if found {
-            zset(ctx.db, key).and_then(|z| z.score(args.get(i)))
-        } else {
-            None
-        };
+    ctx.out.array(scores.len());
+    for score in scores {
         match score {
             None => ctx.out.null(),
             Some(s) => ctx.out.bulk(&geo::geohash_string(s)),
